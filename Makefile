@@ -1,0 +1,43 @@
+# Thin aliases for the nox sessions. `make` installs nox (pinned, with uv) into .tools/ the
+# first time when nox is not on PATH; nox then builds its environments from locks/bench.txt.
+# Options go through ARGS:  make bench ARGS="--repeat 5 --items 100000"
+
+PYTHON ?= python3
+TOOLS  := .tools
+ARGS   ?=
+
+NOX := $(shell command -v nox 2>/dev/null)
+ifeq ($(NOX),)
+NOX     := $(TOOLS)/bin/nox
+NOX_DEP := $(NOX)
+endif
+
+.DEFAULT_GOAL := help
+.PHONY: help bench test figures clean describe lock
+
+help: ## show the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+	@echo '  options:    make bench ARGS="--repeat 5 --items 100000"  (python -m experiments run --help)'
+
+bench: $(NOX_DEP) ## run every strategy (embedded PostgreSQL) into results/<run_id>/
+	$(NOX) -s bench -- $(ARGS)
+
+test: $(NOX_DEP) ## run the test suite against a real PostgreSQL it starts itself
+	$(NOX) -s tests -- $(ARGS)
+
+figures: $(NOX_DEP) ## turn every run under results/ into figures/ (CSV, PNG, SVG, REPORT.md)
+	$(NOX) -s figures -- $(ARGS)
+
+clean: $(NOX_DEP) ## remove run folders, captures and leftover servers (never figures/)
+	$(NOX) -s clean -- $(ARGS)
+
+describe: $(NOX_DEP) ## print the strategy catalogue as Markdown
+	$(NOX) -s describe -- $(ARGS)
+
+lock: $(NOX_DEP) ## re-resolve locks/*.txt from pyproject.toml
+	$(NOX) -s lock -- $(ARGS)
+
+$(TOOLS)/bin/nox: locks/bootstrap.txt
+	@$(PYTHON) -m venv $(TOOLS) || { echo "error: '$(PYTHON) -m venv' failed; install Python's venv module (Debian: python3-venv)"; exit 1; }
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r locks/bootstrap.txt
+	@touch $@

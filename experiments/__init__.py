@@ -1,0 +1,12 @@
+"""The benchmark harness: settings, PostgreSQL servers, schema, workload, runner and worker."""
+
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Temporary folders a run creates (`nox -s clean` finds what a killed run left behind by these):
+# a server's data and socket, a runner's worker scratch space, root's world-readable binary copy.
+SERVER_DIR_PREFIX = "upsert-bench-pg-"
+SCRATCH_DIR_PREFIX = "upsert-bench-worker-"
+BIN_CACHE_PREFIX = "upsert-bench-pgbin-"
+OWNER_FILE = "harness.pid"  # in each of the first two: the pid of the run that owns it

@@ -1,0 +1,144 @@
+"""`python -m experiments <command>`: run, describe, create-tables, count-rows, print-rows, serve.
+
+The original project's snake_case names (`test_all`, `create_tables`, ...) are accepted too.
+Every bad input ends in one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from experiments.errors import UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (`error: ...`), exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+RUN_FLAGS = {  # flag -> (setting name, help)
+    "--items": ("TOTAL_ITEMS", "rows per table (TOTAL_ITEMS)"),
+    "--threads": ("TOTAL_THREADS", "threads/connections for threaded strategies (TOTAL_THREADS)"),
+    "--repeat": ("REPEAT", "times every strategy runs both passes (REPEAT)"),
+    "--strategies": ("STRATEGIES", "comma-separated names or globs (STRATEGIES), e.g. 'psycopg*'"),
+    "--pg": ("PG", "embedded PostgreSQL major version(s): 16, 18, or 16,18 (PG; default newest)"),
+    "--timeout": ("TIMEOUT", "seconds one pass may take before it is killed (TIMEOUT)"),
+    "--seed": ("SEED", "seed of the strategy order shuffle (SEED; default a fresh one)"),
+    "--dsn": ("DATABASE_URL", "run against this existing server instead (DATABASE_URL)"),
+    "--results-dir": ("RESULTS_DIR", "where run folders go (RESULTS_DIR)"),
+    "--strategies-dir": ("STRATEGIES_DIR", "folder of strategy files (STRATEGIES_DIR)"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m experiments", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = commands.add_parser("run", aliases=["test_all", "test-all"], help="run the benchmark")
+    for flag, (_, help_text) in RUN_FLAGS.items():
+        run.add_argument(flag, help=help_text)
+    run.add_argument("--no-memory", action="store_const", const="0", dest="MEASURE_MEMORY",
+                     help="skip the memray-tracked process of every pass (MEASURE_MEMORY=0)")
+    run.add_argument("--keep-captures", action="store_const", const="1", dest="KEEP_CAPTURES",
+                     help="keep memray capture files in the run folder (KEEP_CAPTURES=1)")
+
+    describe = commands.add_parser("describe", help="list the strategies as Markdown")
+    describe.add_argument("--strategies", help="names or globs (default all)")
+    describe.add_argument("--strategies-dir")
+
+    for name, alias, help_text in (("create-tables", "create_tables", "create users and addresses"),
+                                   ("count-rows", "count_rows", "count rows in both tables"),
+                                   ("print-rows", "print_rows", "print the first rows of both tables")):
+        sub = commands.add_parser(name, aliases=[alias], help=help_text)
+        sub.add_argument("--dsn", help="server to use (default: the DATABASE_URL setting)")
+        sub.add_argument("--schema", default="public", help="schema holding the tables")
+        if name == "print-rows":
+            sub.add_argument("--limit", type=int, default=10)
+
+    clean = commands.add_parser("clean", help="remove run folders and what killed runs left behind")
+    clean.add_argument("--dry-run", action="store_true", help="list what would go, remove nothing")
+    clean.add_argument("--results-dir", help="run folders to remove (RESULTS_DIR)")
+
+    serve = commands.add_parser("serve", help="start an embedded server that stays up until Ctrl-C")
+    serve.add_argument("--pg", help="embedded major version (default newest)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        return _dispatch(build_parser().parse_args(argv))
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _settings(cli: dict | None = None):
+    from experiments.config import load_settings
+
+    return load_settings(cli)
+
+
+def _results_dir(flag: str | None) -> Path:
+    """RESULTS_DIR (flag > environment > .env > .env_dist) without the other settings, so
+    `clean` works with the standard library alone."""
+    import os
+
+    from experiments import REPO_ROOT
+    from experiments.config import read_env_file
+
+    value = "results"
+    for env_file in (REPO_ROOT / ".env_dist", REPO_ROOT / ".env"):
+        if env_file.exists():
+            value = read_env_file(env_file).get("RESULTS_DIR", value)
+    value = flag or os.environ.get("RESULTS_DIR", value)
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    command = args.command.replace("_", "-")
+    if command == "clean":  # standard library only: works without the benchmark's packages
+        from experiments.clean import clean
+
+        clean(_results_dir(args.results_dir), args.dry_run)
+        return 0
+
+    from experiments import commands
+    from experiments.catalog import discover, select
+
+    if command in ("run", "test-all"):
+        from experiments.runner import Runner
+
+        cli = {setting: getattr(args, flag.lstrip("-").replace("-", "_")) for flag, (setting, _) in RUN_FLAGS.items()}
+        cli.update(MEASURE_MEMORY=args.MEASURE_MEMORY, KEEP_CAPTURES=args.KEEP_CAPTURES)
+        return Runner(_settings(cli)).run()
+    if command == "describe":
+        settings = _settings({"STRATEGIES": args.strategies, "STRATEGIES_DIR": args.strategies_dir})
+        strategies = select(discover(settings.path(settings.strategies_dir)), settings.strategies)
+        print(commands.describe(strategies), end="")
+        return 0
+    if command == "serve":
+        from experiments.servers import parse_pg
+
+        spec = parse_pg(_settings({"PG": args.pg}).pg)[0]
+        commands.serve(spec, print)
+        return 0
+    dsn = args.dsn or _settings().database_url
+    if command == "create-tables":
+        print(commands.create_tables(dsn, args.schema))
+    elif command == "count-rows":
+        print(commands.count_rows(dsn, args.schema))
+    elif command == "print-rows":
+        print(commands.print_rows(dsn, args.schema, args.limit))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

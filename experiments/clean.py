@@ -1,0 +1,117 @@
+"""`nox -s clean` / `make clean` / `python -m experiments clean [--dry-run]`.
+
+Removes run folders under results/ (memray captures live inside them), and what a killed run
+left behind: embedded PostgreSQL servers still running, their temporary data folders, worker
+scratch folders and the copied binaries root uses. Anything belonging to a run that is still
+alive (its harness process exists) is left alone. Never touches figures/. Standard library only,
+so it runs without the benchmark's environment.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from experiments import (BIN_CACHE_PREFIX, OWNER_FILE, REPO_ROOT, SCRATCH_DIR_PREFIX,
+                         SERVER_DIR_PREFIX)
+
+
+def _alive(pid: int) -> bool:
+    try:  # reap it first if it is our own child that already exited (a zombie still "exists")
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _owner_alive(folder: Path) -> bool:
+    try:
+        return _alive(int((folder / OWNER_FILE).read_text().strip()))
+    except (OSError, ValueError):
+        return False
+
+
+def leftover_folders(tmp: Path) -> tuple[list[Path], bool]:
+    """Temporary folders of dead runs, and whether any run is alive right now."""
+    dead, any_alive = [], False
+    for prefix in (SERVER_DIR_PREFIX, SCRATCH_DIR_PREFIX):
+        for folder in sorted(tmp.glob(prefix + "*")):
+            if _owner_alive(folder):
+                any_alive = True
+            else:
+                dead.append(folder)
+    if not any_alive:  # binary copies are only in use while some run is alive
+        dead += sorted(tmp.glob(BIN_CACHE_PREFIX + "*"))
+    return dead, any_alive
+
+
+def leftover_servers(tmp: Path) -> list[tuple[int, str]]:
+    """(pid, data folder) of postmasters whose data lives in a dead run's folder."""
+    try:
+        out = subprocess.run(["ps", "-axww", "-o", "pid=,command="], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    pattern = re.compile(r"-D\s+(" + re.escape(str(tmp)) + "/" + SERVER_DIR_PREFIX + r"[^/\s]+)/data")
+    servers = []
+    for line in out.stdout.splitlines():
+        pid_text, _, command = line.strip().partition(" ")
+        match = pattern.search(command)
+        if match and "postgres" in command and not _owner_alive(Path(match[1])):
+            servers.append((int(pid_text), match[1]))
+    return servers
+
+
+def _stop(pid: int) -> None:
+    for sig, wait_s in ((signal.SIGINT, 10.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            if not _alive(pid):
+                return
+            time.sleep(0.1)
+
+
+def clean(results_dir: Path, dry_run: bool, echo=print, tmp: Path | None = None) -> int:
+    """Remove (or with dry_run, list) everything; return how many things were found."""
+    tmp = tmp or Path(tempfile.gettempdir())
+    verb = "would remove" if dry_run else "removed"
+    found = 0
+    for pid, data in leftover_servers(tmp):
+        found += 1
+        echo(f"{'would stop' if dry_run else 'stopped'} leftover PostgreSQL server pid {pid} ({data})")
+        if not dry_run:
+            _stop(pid)
+    folders, any_alive = leftover_folders(tmp)
+    for folder in folders:
+        found += 1
+        echo(f"{verb} {folder}")
+        if not dry_run:
+            shutil.rmtree(folder, ignore_errors=True)
+    runs = sorted(p for p in results_dir.iterdir() if p.is_dir()) if results_dir.is_dir() else []
+    for run in runs:
+        found += 1
+        captures = list(run.glob("captures/*.bin"))
+        extra = f" ({len(captures)} memray captures)" if captures else ""
+        echo(f"{verb} run folder {run.relative_to(REPO_ROOT) if run.is_relative_to(REPO_ROOT) else run}{extra}")
+        if not dry_run:
+            shutil.rmtree(run, ignore_errors=True)
+    if any_alive:
+        echo("left alone: the folders of a run that is still going")
+    if not found:
+        echo("nothing to clean")
+    return found

@@ -1,0 +1,119 @@
+"""The small commands: describe the catalogue, and inspect a server's tables.
+
+`create-tables`, `count-rows` and `print-rows` work on the server given by `--dsn` or the
+DATABASE_URL setting (a benchmark run's embedded server is gone when the run ends; start one
+that stays with `python -m experiments serve`).
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections import defaultdict
+
+import psycopg
+from psycopg import sql
+
+from experiments import schema
+from experiments.catalog import Strategy
+from experiments.config import redact_dsn
+from experiments.errors import UsageError
+from experiments.servers import ServerSpec, connect_error, open_target, with_search_path
+from experiments.workload import COLUMNS
+
+LIBRARY_ORDER = ["sqlalchemy", "psycopg2", "psycopg", "asyncpg", "pandas", "postgresql"]
+
+
+def describe(strategies: list[Strategy]) -> str:
+    """The catalogue as Markdown, grouped by library, from the files' docstrings and TAGS."""
+    groups: dict[str, list[Strategy]] = defaultdict(list)
+    for strategy in strategies:
+        groups[strategy.library].append(strategy)
+    order = sorted(groups, key=lambda lib: (LIBRARY_ORDER.index(lib) if lib in LIBRARY_ORDER
+                                            else len(LIBRARY_ORDER), lib))
+    out = [f"# Strategies ({len(strategies)})", ""]
+    for library in order:
+        out += [f"## {library}", ""]
+        for strategy in groups[library]:
+            out.append(f"### `{strategy.name}` — {strategy.title or '(no docstring)'}")
+            out.append("")
+            if strategy.problem:
+                out += [f"**Cannot be read:** {strategy.problem}", ""]
+            if strategy.description:
+                out += [strategy.description, ""]
+            if strategy.tags:
+                tags = ", ".join(f"{k}: `{v}`" for k, v in strategy.tags.items())
+                out += [f"*Tags:* {tags}", ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def connect(dsn: str, schema_name: str) -> psycopg.Connection:
+    if not dsn:
+        raise UsageError("no server: pass --dsn postgresql://... or set DATABASE_URL "
+                         "(`python -m experiments serve` starts one that stays up)")
+    try:
+        return psycopg.connect(with_search_path(dsn, schema_name), autocommit=True, connect_timeout=10)
+    except psycopg.Error as error:
+        raise UsageError(f"cannot connect to {redact_dsn(dsn)}: {connect_error(error)}") from None
+
+
+def create_tables(dsn: str, schema_name: str) -> str:
+    with connect(dsn, schema_name) as conn:
+        if schema_name != "public":
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema_name)))
+        schema.create_tables(conn)
+    return f"tables users and addresses exist in schema {schema_name}"
+
+
+def _require_tables(conn: psycopg.Connection, schema_name: str) -> None:
+    missing = [t for t in COLUMNS if conn.execute(
+        "SELECT to_regclass(format('%%I.%%I', %s::text, %s::text))", (schema_name, t)).fetchone()[0] is None]
+    if missing:
+        raise UsageError(f"schema {schema_name} has no table {', '.join(missing)}: run create-tables first")
+
+
+def count_rows(dsn: str, schema_name: str) -> str:
+    with connect(dsn, schema_name) as conn:
+        _require_tables(conn, schema_name)
+        counts = [f"{t}: {conn.execute(sql.SQL('SELECT count(*) FROM {}').format(sql.Identifier(t))).fetchone()[0]}"
+                  for t in COLUMNS]
+    return "\n".join(counts)
+
+
+def print_rows(dsn: str, schema_name: str, limit: int) -> str:
+    lines = []
+    with connect(dsn, schema_name) as conn:
+        _require_tables(conn, schema_name)
+        for table, columns in COLUMNS.items():
+            lines.append(f"# {table} (first {limit} by id)")
+            lines.append("\t".join(columns))
+            query = sql.SQL("SELECT * FROM {} ORDER BY id LIMIT %s").format(sql.Identifier(table))
+            for row in conn.execute(query, (limit,)):
+                lines.append("\t".join(_cell(v) for v in row))
+    return "\n".join(lines)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "NULL"
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def serve(spec: ServerSpec, echo) -> None:
+    """Start an embedded server with the tables, print its DSN, wait for Ctrl-C, clean up."""
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    with open_target(spec, run_id="serve") as target:
+        with psycopg.connect(target.dsn, autocommit=True) as conn:
+            schema.create_tables(conn)
+        echo(f"PostgreSQL {target.server_version} is up with empty tables users and addresses.")
+        echo(f"export DATABASE_URL='{target.dsn}'")
+        echo("Ctrl-C stops it and removes its data.")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            echo("stopping")

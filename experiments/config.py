@@ -1,0 +1,240 @@
+"""Settings: `.env_dist` < `.env` < environment variables < command-line flags.
+
+Every setting has one name, the environment/.env name (`TOTAL_ITEMS`, `TOTAL_THREADS` keep the
+original project's names). `load_settings()` returns a frozen `Settings`; `CONFIG` is the
+seed-compatible object a strategy written as `def main(total: int)` reads its DSN and thread
+count from, as the original's strategies read `lib.config.CONFIG`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+from experiments import REPO_ROOT
+from experiments.errors import UsageError
+
+
+def _positive_int(name: str, upper: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip().replace("_", ""))
+        except ValueError:
+            raise UsageError(f"{name} must be a whole number, got {text!r}") from None
+        if not 1 <= value <= upper:
+            raise UsageError(f"{name} must be between 1 and {upper:,}, got {value}")
+        return value
+
+    return parse
+
+
+def _flag(name: str) -> Callable[[str], bool]:
+    def parse(text: str) -> bool:
+        value = text.strip().lower()
+        if value in ("1", "true", "yes", "on"):
+            return True
+        if value in ("0", "false", "no", "off", ""):
+            return False
+        raise UsageError(f"{name} must be 1 or 0, got {text!r}")
+
+    return parse
+
+
+def _seed(text: str) -> int | None:
+    if not text.strip():
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise UsageError(f"SEED must be a whole number or empty, got {text!r}") from None
+
+
+def _pg(text: str) -> str:
+    from experiments.servers import parse_pg  # late import: servers imports config helpers
+
+    parse_pg(text)  # validates, raises UsageError with the accepted values
+    return text.strip()
+
+
+def _text(text: str) -> str:
+    return text.strip()
+
+
+# name -> (attribute, parser); the order is the order of config.env
+PARSERS: dict[str, tuple[str, Callable[[str], object]]] = {
+    "TOTAL_ITEMS": ("items", _positive_int("--items / TOTAL_ITEMS", 100_000_000)),
+    "TOTAL_THREADS": ("threads", _positive_int("--threads / TOTAL_THREADS", 256)),
+    "REPEAT": ("repeat", _positive_int("--repeat / REPEAT", 10_000)),
+    "PG": ("pg", _pg),
+    "DATABASE_URL": ("database_url", _text),
+    "TIMEOUT": ("timeout", _positive_int("--timeout / TIMEOUT", 7 * 24 * 3600)),
+    "STRATEGIES": ("strategies", _text),
+    "STRATEGIES_DIR": ("strategies_dir", _text),
+    "RESULTS_DIR": ("results_dir", _text),
+    "SEED": ("seed", _seed),
+    "MEASURE_MEMORY": ("measure_memory", _flag("MEASURE_MEMORY")),
+    "KEEP_CAPTURES": ("keep_captures", _flag("KEEP_CAPTURES")),
+}
+SECRET_NAMES = {"DATABASE_URL"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    items: int
+    threads: int
+    repeat: int
+    pg: str
+    database_url: str
+    timeout: int
+    strategies: str
+    strategies_dir: str
+    results_dir: str
+    seed: int | None
+    measure_memory: bool
+    keep_captures: bool
+    # where each value came from: "cli", "environment", ".env" or ".env_dist"
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+    raw: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    def path(self, value: str) -> Path:
+        """A folder setting as an absolute path (relative ones are relative to the repository)."""
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else REPO_ROOT / path
+
+    def as_env_lines(self) -> list[str]:
+        """The effective settings as `.env` lines, secrets redacted, each with its source."""
+        lines = []
+        for name in PARSERS:
+            value = self.raw.get(name, "")
+            if name in SECRET_NAMES:
+                value = redact_dsn(value)
+            lines.append(f"{name}={value}  # from {self.sources.get(name, '.env_dist')}")
+        return lines
+
+
+_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """Parse a `.env` file: KEY=value lines, `#` comments, optional quotes. Errors are one line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{path.name} is not UTF-8 text: fix or remove {path}") from None
+    except OSError as error:
+        raise UsageError(f"cannot read {path}: {error.strerror or error}") from None
+    values = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = _LINE.match(line)
+        if not match:
+            raise UsageError(f"{path.name} line {number}: expected KEY=value, got {line.strip()!r}")
+        key, value = match.groups()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        elif " #" in value:
+            value = value.split(" #", 1)[0].rstrip()
+        values[key] = value
+    return values
+
+
+def load_settings(
+    cli: Mapping[str, object | None] | None = None,
+    environ: Mapping[str, str] | None = None,
+    root: Path = REPO_ROOT,
+) -> Settings:
+    """Merge the four sources; `cli` maps setting names (TOTAL_ITEMS, ...) to flag values."""
+    environ = os.environ if environ is None else environ
+    layers = [
+        (".env_dist", read_env_file(root / ".env_dist") if (root / ".env_dist").exists() else {}),
+        (".env", read_env_file(root / ".env") if (root / ".env").exists() else {}),
+        ("environment", {k: v for k, v in environ.items() if k in PARSERS}),
+        ("cli", {k: str(v) for k, v in (cli or {}).items() if v is not None}),
+    ]
+    raw: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    for source, values in layers:
+        for name, value in values.items():
+            if name in PARSERS:
+                raw[name] = value
+                sources[name] = source
+    parsed = {}
+    for name, (attribute, parse) in PARSERS.items():
+        if name not in raw:
+            raise UsageError(f"setting {name} has no value: .env_dist is missing from {root}")
+        parsed[attribute] = parse(raw[name])
+    return Settings(**parsed, sources=sources, raw=raw)
+
+
+def redact_dsn(dsn: str) -> str:
+    """The DSN with any password replaced by `***` (URI userinfo, `password=` query or keyword)."""
+    if not dsn:
+        return dsn
+    if "://" not in dsn:  # libpq keyword/value form
+        return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", dsn)
+    parts = urlsplit(dsn)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        if ":" in userinfo:
+            userinfo = userinfo.split(":", 1)[0] + ":***"
+        netloc = f"{userinfo}@{host}"
+    query = [(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query, True)]
+    return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query, safe="/:,*", quote_via=quote)))
+
+
+class _SeedConfig(Mapping[str, object]):
+    """What a seed-style strategy (`def main(total: int)`) reads: `CONFIG.database_url`,
+    `CONFIG.total_threads`, ... or by the setting's name, `CONFIG["DATABASE_URL"]`.
+    Loaded on first use from the environment (the worker sets DATABASE_URL, TOTAL_ITEMS and
+    TOTAL_THREADS for the pass it runs) and the .env files."""
+
+    def _settings(self) -> Settings:
+        if "_cached" not in self.__dict__:
+            self.__dict__["_cached"] = load_settings()
+        return self.__dict__["_cached"]
+
+    @property
+    def database_url(self) -> str:
+        return self._settings().database_url
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        from experiments.workload import sqlalchemy_url
+
+        return sqlalchemy_url(self.database_url, "psycopg2")
+
+    @property
+    def phase(self) -> str:
+        """The phase of the pass being run ("insert" or "update"), set by the worker."""
+        return os.environ.get("BENCH_PHASE", "insert")
+
+    @property
+    def total_items(self) -> int:
+        return self._settings().items
+
+    @property
+    def total_threads(self) -> int:
+        return self._settings().threads
+
+    def __getitem__(self, name: str) -> object:
+        settings = self._settings()
+        if name not in PARSERS:
+            raise KeyError(name)
+        return getattr(settings, PARSERS[name][0])
+
+    def __iter__(self):
+        return iter(PARSERS)
+
+    def __len__(self) -> int:
+        return len(PARSERS)
+
+
+CONFIG = _SeedConfig()
+
+__all__ = ["CONFIG", "Settings", "load_settings", "redact_dsn", "read_env_file"]

@@ -1,0 +1,5 @@
+"""The one exception type the command line turns into a one-line message and exit status 2."""
+
+
+class UsageError(Exception):
+    """Bad input or an unusable environment: reported as one line, never as a traceback."""

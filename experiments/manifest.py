@@ -1,0 +1,94 @@
+"""The environment snapshot in `manifest.json`: everything needed to reproduce or question a run."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import re
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import psutil
+
+from experiments import REPO_ROOT
+
+LOCK_FILE = REPO_ROOT / "locks" / "bench.txt"
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def lock_pins() -> dict[str, list[str]]:
+    """Package -> versions pinned in the lock file (several when markers split by Python)."""
+    pins: dict[str, list[str]] = {}
+    if LOCK_FILE.exists():
+        for line in LOCK_FILE.read_text().splitlines():
+            match = re.match(r"^([A-Za-z0-9_.\-]+)==([^\s;\\]+)", line)
+            if match:
+                pins.setdefault(_normal(match[1]), []).append(match[2])
+    return pins
+
+
+def packages() -> dict:
+    installed = {_normal(d.metadata["Name"]): d.version for d in metadata.distributions()
+                 if d.metadata["Name"]}
+    pins = lock_pins()
+    differs = {name: {"installed": installed.get(name), "lock": versions}
+               for name, versions in pins.items()
+               if name in installed and installed[name] not in versions}
+    return {
+        "lock_file": str(LOCK_FILE.relative_to(REPO_ROOT)),
+        "lock_sha256": hashlib.sha256(LOCK_FILE.read_bytes()).hexdigest() if LOCK_FILE.exists() else None,
+        "installed": dict(sorted(installed.items())),
+        "differs_from_lock": differs,
+    }
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    if sys.platform == "darwin":
+        import subprocess
+
+        out = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True)
+        if out.returncode == 0:
+            return out.stdout.strip()
+    return platform.processor() or platform.machine()
+
+
+def filesystem_of(path: str | Path) -> dict:
+    """Mount point, device and type of the filesystem holding `path` (e.g. a data folder)."""
+    path = os.path.realpath(path)
+    best = None
+    for part in psutil.disk_partitions(all=True):
+        if path == part.mountpoint or path.startswith(part.mountpoint.rstrip("/") + "/"):
+            if best is None or len(part.mountpoint) > len(best.mountpoint):
+                best = part
+    if best is None:
+        return {}
+    return {"mountpoint": best.mountpoint, "device": best.device, "fstype": best.fstype}
+
+
+def machine() -> dict:
+    memory = psutil.virtual_memory()
+    return {
+        "python": sys.version.split()[0],
+        "python_implementation": platform.python_implementation(),
+        "executable": sys.executable,
+        "os": platform.platform(),
+        "kernel": platform.release(),
+        "machine": platform.machine(),
+        "cpu_model": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "cpu_count_physical": psutil.cpu_count(logical=False),
+        "memory_gb": round(memory.total / 1e9, 2),
+        "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
+        "user_is_root": hasattr(os, "geteuid") and os.geteuid() == 0,
+    }

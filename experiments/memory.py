@@ -1,0 +1,30 @@
+"""Peak memory and allocation count of a pass, read from its memray capture with memray's reader."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class MemoryReading:
+    peak_memory_mb: float | None
+    allocations: int | None
+
+
+def memray_command(capture: Path) -> list[str]:
+    """The prefix that runs a module under memray, writing `capture`."""
+    return [sys.executable, "-m", "memray", "run", "--quiet", "--force", "--output", str(capture), "-m"]
+
+
+def read_capture(capture: Path) -> MemoryReading:
+    from memray import FileReader
+
+    if not capture.exists():
+        return MemoryReading(None, None)
+    try:
+        meta = FileReader(capture).metadata
+    except (OSError, ValueError, RuntimeError):
+        return MemoryReading(None, None)
+    return MemoryReading(round(meta.peak_memory / 1e6, 3), int(meta.total_allocations))

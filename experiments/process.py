@@ -1,0 +1,102 @@
+"""Run one worker process: timeout, the child's own rusage, its output, its JSON result.
+
+The child gets its own session (process group), so a timeout or Ctrl-C kills it and any threads
+or grandchildren it started, and the terminal's Ctrl-C reaches only the runner, which then
+cleans up in order. `os.wait4` gives the child's own peak RSS (not the maximum over all
+children, which `getrusage(RUSAGE_CHILDREN)` would give).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ProcessOutcome:
+    returncode: int
+    wall_s: float
+    max_rss_mb: float
+    timed_out: bool
+    result: dict  # the worker's JSON line, {} when it wrote none
+    output_tail: str  # last lines of its stdout+stderr
+
+    @property
+    def error(self) -> str:
+        """One line saying why the pass failed, empty when the process reports success."""
+        if self.timed_out:
+            return "timeout"
+        if self.result.get("error"):
+            return self.result["error"]
+        if self.returncode < 0:
+            name = signal.Signals(-self.returncode).name
+            return f"killed by {name}" + (f": {self.last_line}" if self.last_line else "")
+        if self.returncode != 0:
+            return f"exit status {self.returncode}" + (f": {self.last_line}" if self.last_line else "")
+        if "duration_s" not in self.result:
+            return "worker wrote no result"
+        return ""
+
+    @property
+    def last_line(self) -> str:
+        lines = [line for line in self.output_tail.splitlines() if line.strip()]
+        return lines[-1].strip()[:300] if lines else ""
+
+
+def _kill_group(pid: int) -> None:
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def _rss_mb(rusage) -> float:
+    # ru_maxrss is KiB on Linux, bytes on macOS
+    scale = 1 if sys.platform == "darwin" else 1024
+    return rusage.ru_maxrss * scale / 1e6
+
+
+def run_worker(argv: list[str], env: dict[str, str], timeout_s: float, result_path: Path,
+               output_path: Path, cwd: Path) -> ProcessOutcome:
+    result_path.unlink(missing_ok=True)
+    with open(output_path, "wb") as output:
+        started = time.perf_counter()
+        child = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=output,
+                                 stderr=subprocess.STDOUT, start_new_session=True)
+    timed_out = threading.Event()
+
+    def on_timeout() -> None:
+        timed_out.set()
+        _kill_group(child.pid)
+
+    timer = threading.Timer(timeout_s, on_timeout)
+    timer.daemon = True
+    timer.start()
+    try:
+        _, status, rusage = os.wait4(child.pid, 0)
+    except BaseException:  # Ctrl-C / SIGTERM in the runner: take the child down with us
+        _kill_group(child.pid)
+        with suppress(ChildProcessError):
+            os.waitpid(child.pid, 0)
+        child.returncode = -signal.SIGKILL
+        raise
+    finally:
+        timer.cancel()
+    wall_s = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    _kill_group(child.pid)  # threads or grandchildren the strategy left running
+    try:
+        result = json.loads(result_path.read_text())
+    except (OSError, ValueError):
+        result = {}
+    try:
+        tail = output_path.read_bytes()[-4000:].decode("utf-8", "replace")
+    except OSError:
+        tail = ""
+    return ProcessOutcome(child.returncode, wall_s, _rss_mb(rusage), timed_out.is_set(), result, tail)

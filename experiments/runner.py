@@ -1,0 +1,343 @@
+"""The benchmark run: servers x repeats x strategies (shuffled, seeded) x phases.
+
+For every pass (strategy x phase x repeat) the runner
+1. puts the tables in the pass's starting state (`schema.prepare_pass`, untimed);
+2. runs the strategy under `memray run` in a fresh process for peak memory and allocations,
+   then verifies the tables (skipped with MEASURE_MEMORY=0);
+3. restores the same starting state and runs it again in a plain process for the duration
+   (memray's tracking would inflate it), with the server's WAL and tuple counters read around
+   it, then verifies the tables again;
+4. appends one row to `results.csv`, flushed at once.
+A pass that raises, exits non-zero, hangs past the timeout or writes a wrong value becomes a
+failed row with a one-line reason, and the run goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import random
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psycopg
+from rich.console import Console
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
+                           TimeElapsedColumn, TimeRemainingColumn)
+from rich.table import Table
+
+from experiments import OWNER_FILE, REPO_ROOT, SCRATCH_DIR_PREFIX, manifest, schema, server_stats
+from experiments.catalog import Strategy, discover, select
+from experiments.config import Settings
+from experiments.memory import memray_command, read_capture
+from experiments.process import ProcessOutcome, run_worker
+from experiments.rundir import RunFolder, git_diff_text, git_state, new_run_id
+from experiments.servers import ServerSpec, Target, open_target, parse_pg
+from experiments.verify import Verification, verify
+from experiments.workload import PHASES, Workload
+
+log = logging.getLogger("experiments.runner")
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C."""
+
+
+def _raise_interrupted(signum, frame):
+    raise Interrupted()
+
+
+class Runner:
+    def __init__(self, settings: Settings, console: Console | None = None):
+        self.settings = settings
+        self.console = console or make_console()
+        folder = settings.path(settings.strategies_dir)
+        self.strategies: list[Strategy] = select(discover(folder), settings.strategies)
+        self.specs: list[ServerSpec] = (
+            [ServerSpec("dsn")] if settings.database_url else parse_pg(settings.pg)
+        )
+        self.seed = settings.seed if settings.seed is not None else random.SystemRandom().randrange(2**31)
+        self.run_id = new_run_id()
+        self.folder: RunFolder | None = None
+        self.rows: list[dict] = []
+        self.servers: list[dict] = []
+        self.started_at = datetime.now(timezone.utc)
+        self.scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_DIR_PREFIX))
+        (self.scratch / OWNER_FILE).write_text(str(os.getpid()))
+        self.checkpoint_ok = True
+
+    # -- the whole run ---------------------------------------------------------------
+    def run(self) -> int:
+        previous = signal.signal(signal.SIGTERM, _raise_interrupted)
+        try:
+            for spec in self.specs:
+                log_dir = self.settings.path(self.settings.results_dir) / self.run_id
+                with open_target(spec, self.run_id, log_dir, self.settings.database_url) as target:
+                    self._open_folder()
+                    self._run_target(target)
+        except KeyboardInterrupt:
+            kept = self.folder.rows if self.folder else 0
+            where = self.folder.path / "results.csv" if self.folder else "nowhere (no run folder yet)"
+            self.console.print(f"interrupted: {kept} finished rows kept in {where}")
+            log.warning("interrupted after %d rows", kept)
+            return 130
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            self._close()
+        self._print_summary()
+        failed = [r for r in self.rows if not r["success"]]
+        return 1 if failed else 0
+
+    def _open_folder(self) -> None:
+        if self.folder is not None:
+            return
+        self.folder = RunFolder(self.settings.path(self.settings.results_dir), self.run_id)
+        handler = logging.FileHandler(self.folder.path / "run.log", encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logging.getLogger("experiments").addHandler(handler)
+        logging.getLogger("experiments").setLevel(logging.INFO)
+        self._log_handler = handler
+        self.folder.write_text("config.env", "\n".join(self.settings.as_env_lines()) + "\n")
+        self.folder.write_text("git.diff", git_diff_text())
+        self._write_manifest()
+        log.info("run %s: %d strategies, seed %d, settings: %s", self.run_id, len(self.strategies),
+                 self.seed, "; ".join(self.settings.as_env_lines()))
+        self.console.print(f"run {self.run_id}: writing {self.folder.path}")
+
+    def _write_manifest(self, finished: bool = False) -> None:
+        s = self.settings
+        self.folder.write_json("manifest.json", {
+            "run_id": self.run_id,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": datetime.now(timezone.utc).isoformat() if finished else None,
+            "seed": self.seed,
+            "config": dict(line.split("  # ")[0].split("=", 1) for line in s.as_env_lines()),
+            "config_sources": dict(s.sources),
+            "items": s.items, "threads": s.threads, "repeat": s.repeat, "timeout_s": s.timeout,
+            "measure_memory": s.measure_memory,
+            "timing": "duration from a plain process; memory from a second, memray-tracked "
+                      "process of the same pass (both verified)" if s.measure_memory
+                      else "duration from a plain process; memory not measured",
+            "strategies": [{"name": st.name, "title": st.title, "tags": st.tags,
+                            "file": str(st.path.relative_to(REPO_ROOT)) if st.path.is_relative_to(REPO_ROOT)
+                            else str(st.path), "sha256": _sha256(st.path)} for st in self.strategies],
+            "servers": self.servers,
+            "checkpoint_before_pass": self.checkpoint_ok,
+            "git": git_state(),
+            "machine": manifest.machine(),
+            "packages": manifest.packages(),
+            "rows": len(self.rows),
+        })
+
+    def _close(self) -> None:
+        if self.folder is not None:
+            self._write_manifest(finished=True)
+            self.folder.close()
+            logging.getLogger("experiments").removeHandler(self._log_handler)
+            self._log_handler.close()
+        for path in self.scratch.glob("*"):
+            path.unlink(missing_ok=True)
+        self.scratch.rmdir()
+
+    # -- one server --------------------------------------------------------------------
+    def _run_target(self, target: Target) -> None:
+        s = self.settings
+        info = dict(target.details, kind=target.kind, label=target.label, schema=target.schema,
+                    dsn=target.safe_dsn)
+        if "data_dir" in info:
+            info["data_dir_filesystem"] = manifest.filesystem_of(info["data_dir"])
+        self.servers.append(info)
+        self._write_manifest()
+        self.console.print(f"PostgreSQL {target.server_version} ({target.label}), "
+                           f"{s.items:,} items, {s.threads} threads, {s.repeat} repeats, seed {self.seed}")
+        self.application = f"upsert-bench:{self.run_id}"
+        self._target_kind = target.kind
+        with psycopg.connect(target.dsn, autocommit=True, application_name="upsert-bench-harness") as conn:
+            conn.execute("SET lock_timeout = '60s'")
+            schema.create_tables(conn)
+            for phase in PHASES:
+                schema.load_stage(conn, Workload(target.dsn, s.items, phase, s.threads))
+            total = s.repeat * len(self.strategies) * len(PHASES)
+            with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                          MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"),
+                          TimeRemainingColumn(), console=self.console, transient=True) as progress:
+                task = progress.add_task(target.label, total=total)
+                for repeat in range(1, s.repeat + 1):
+                    order = list(self.strategies)
+                    random.Random(f"{self.seed}:{target.label}:{repeat}").shuffle(order)
+                    for position, strategy in enumerate(order, start=1):
+                        for phase in PHASES:
+                            progress.update(task, description=f"{target.label} r{repeat}/{s.repeat} "
+                                                              f"{strategy.name} {phase}")
+                            row = self._run_pass(conn, target, strategy, phase, repeat, position)
+                            self.folder.append(row)
+                            self.rows.append(row)
+                            progress.console.print(_pass_line(row))
+                            progress.advance(task)
+            schema.drop_stage(conn)
+
+    # -- one pass --------------------------------------------------------------------
+    def _prepare(self, conn: psycopg.Connection, phase: str) -> None:
+        stray = server_stats.end_stray_backends(conn, self._backend_filter)
+        if stray:
+            log.info("terminated %d backends left by the previous process", stray)
+        schema.prepare_pass(conn, phase)
+        if self.checkpoint_ok:
+            try:
+                conn.execute("CHECKPOINT")
+            except psycopg.Error as error:
+                self.checkpoint_ok = False
+                log.warning("CHECKPOINT not allowed (%s): passes start without one", error)
+
+    @property
+    def _backend_filter(self) -> str:
+        # on our own embedded server every other client is a leftover; on a shared one only ours
+        return "" if self._target_kind == "embedded" else self.application
+
+    def _worker(self, target: Target, strategy: Strategy, phase: str, prefix: list[str],
+                name: str) -> ProcessOutcome:
+        s = self.settings
+        env = dict(os.environ, DATABASE_URL=target.dsn, TOTAL_ITEMS=str(s.items),
+                   TOTAL_THREADS=str(s.threads), BENCH_PHASE=phase, PGAPPNAME=self.application,
+                   PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])))
+        argv = [*prefix, "experiments.worker", "--strategy-file", str(strategy.path),
+                "--phase", phase, "--items", str(s.items), "--threads", str(s.threads),
+                "--result", str(self.scratch / f"{name}.json")]
+        outcome = run_worker(argv, env, s.timeout, self.scratch / f"{name}.json",
+                             self.scratch / f"{name}.out", REPO_ROOT)
+        log.info("%s: exit %s, wall %.3f s, result %s", name, outcome.returncode, outcome.wall_s,
+                 outcome.result)
+        if outcome.error:
+            log.warning("%s failed: %s\n--- last output ---\n%s", name, outcome.error, outcome.output_tail)
+        return outcome
+
+    def _verify(self, conn: psycopg.Connection, phase: str) -> Verification:
+        server_stats.end_stray_backends(conn, self._backend_filter)
+        return verify(conn, phase, self.settings.items)
+
+    def _run_pass(self, conn, target: Target, strategy: Strategy, phase: str, repeat: int,
+                  position: int) -> dict:
+        s = self.settings
+        name = f"{strategy.name}-{phase}-r{repeat}-{target.label.replace(':', '')}"
+        started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        errors: list[str] = []
+        memory = None
+        if s.measure_memory:
+            capture = (self.folder.captures if s.keep_captures else self.scratch) / f"{name}.bin"
+            self._prepare(conn, phase)
+            tracked = self._worker(target, strategy, phase, memray_command(capture), name + "-memory")
+            check = self._verify(conn, phase)
+            memory = read_capture(capture)
+            if not s.keep_captures:
+                capture.unlink(missing_ok=True)
+            if tracked.error or not check.success:
+                errors.append("memory process: " + (tracked.error or check.problem))
+
+        self._prepare(conn, phase)
+        before = server_stats.snapshot(conn)
+        timed = self._worker(target, strategy, phase, [sys.executable, "-m"], name)
+        after = server_stats.settle(conn, self._backend_filter, before,
+                                    0 if timed.error else 2 * s.items)
+        check = self._verify(conn, phase)
+        if timed.error or not check.success:
+            errors.insert(0, timed.error or check.problem)
+        success = check.success and not errors
+        return {
+            "run_id": self.run_id, "strategy": strategy.name, "phase": phase, "repeat": repeat,
+            "items": s.items, "threads": s.threads, "backend": target.kind,
+            "pg_version": target.server_version,
+            "duration_s": _round(timed.result.get("duration_s")),
+            "wall_s": _round(timed.wall_s),
+            "peak_memory_mb": memory.peak_memory_mb if memory else None,
+            "allocations": memory.allocations if memory else None,
+            "max_rss_mb": round(timed.max_rss_mb, 3),
+            "users": check.users, "addresses": check.addresses,
+            "counts_ok": check.counts_ok, "values_ok": check.values_ok, "success": success,
+            "error": " | ".join(errors),
+            "wal_bytes": server_stats.wal_bytes(conn, before, after),
+            "table_bytes": server_stats.table_bytes(conn),
+            "dead_tuples": after.dead - before.dead,
+            "hot_updates": after.hot - before.hot,
+            "test": f"{strategy.name}-{phase}",
+            "library": strategy.library, "technique": strategy.tags.get("technique", ""),
+            "reference": strategy.is_reference,
+            "memory_duration_s": _round(tracked.result.get("duration_s")) if memory else None,
+            "memory_max_rss_mb": round(tracked.max_rss_mb, 3) if memory else None,
+            "order": position, "seed": self.seed, "server": target.label, "started_at": started_at,
+        }
+
+    # -- output --------------------------------------------------------------------
+    def _print_summary(self) -> None:
+        if not self.rows:
+            return
+        self.console.print(summary_table(self.rows))
+        failed = [r for r in self.rows if not r["success"]]
+        if failed:
+            self.console.print(f"{len(failed)} of {len(self.rows)} passes failed; reasons are in the "
+                               f"error column and {self.folder.path / 'run.log'}")
+        self.console.print(f"results: {self.folder.path / 'results.csv'}")
+
+
+def make_console() -> Console:
+    """Rich console; when output is not a terminal (CI, a pipe) use a wide fixed width."""
+    console = Console(highlight=False)
+    return console if console.is_terminal else Console(highlight=False, width=160)
+
+
+def _round(value: float | None, digits: int = 6) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _sha256(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _pass_line(row: dict) -> str:
+    where = f"{row['strategy']} {row['phase']} r{row['repeat']}"
+    if not row["success"]:
+        return f"[red]FAIL[/red] {where}: {row['error']}"
+    memory = f", {row['peak_memory_mb']:.1f} MB peak" if row["peak_memory_mb"] is not None else ""
+    return f"[green]ok[/green]   {where}: {row['duration_s']:.3f} s{memory}"
+
+
+def summary_table(rows: list[dict]) -> Table:
+    """Median duration and memory per server x strategy x phase, fastest first within a phase."""
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for row in rows:
+        groups[(row["server"], row["phase"], row["strategy"])].append(row)
+
+    def median(values):
+        values = [v for v in values if v is not None]
+        return statistics.median(values) if values else None
+
+    several_servers = len({row["server"] for row in rows}) > 1
+    table = Table(title="Summary (medians of successful passes)")
+    for column, justify in (("server", "left"), ("phase", "left"), ("strategy", "left"),
+                            ("ok", "right"), ("duration s", "right"), ("peak memory MB", "right"),
+                            ("max RSS MB", "right"), ("WAL MB", "right")):
+        if column != "server" or several_servers:
+            table.add_column(column, justify=justify, no_wrap=True)
+    summaries = []
+    for (server, phase, strategy), group in groups.items():
+        good = [r for r in group if r["success"]]
+        summaries.append((server, PHASES.index(phase), median([r["duration_s"] for r in good]) or float("inf"),
+                          phase, strategy, len(good), len(group), good))
+    for server, _, _, phase, strategy, n_ok, n, good in sorted(summaries):
+        def fmt(key, scale=1.0, digits=1):
+            value = median([r[key] for r in good])
+            return "-" if value is None else f"{value / scale:,.{digits}f}"
+        style = "" if n_ok == n else "red"
+        cells = [phase, strategy, f"{n_ok}/{n}", fmt("duration_s", digits=3), fmt("peak_memory_mb"),
+                 fmt("max_rss_mb"), fmt("wal_bytes", 1e6)]
+        table.add_row(*([server] if several_servers else []), *cells, style=style)
+    return table

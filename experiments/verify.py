@@ -1,0 +1,140 @@
+"""Value verification: the tables' contents, checksummed inside PostgreSQL, against the workload.
+
+Every value is encoded unambiguously as `<length>:<text>` (NULL as `~`), a row as its values
+joined by `|`, and a table as the md5 of the concatenated per-row md5s in id order. PostgreSQL
+computes it over what is stored; Python computes it from the workload. One wrong character,
+a NULL where an empty string belongs, an extra or missing row: the checksums differ. On a
+mismatch, `verify_table` finds the first differing row and column so the error says what broke.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import lru_cache
+
+from psycopg import sql
+
+from experiments.workload import COLUMNS, ROW_FUNCTIONS
+
+
+def encode_value(value: object) -> str:
+    if value is None:
+        return "~"
+    text = value if isinstance(value, str) else str(value)
+    return f"{len(text)}:{text}"
+
+
+def row_digest(row: tuple) -> str:
+    return hashlib.md5("|".join(encode_value(v) for v in row).encode("utf-8")).hexdigest()
+
+
+def _encoded_row_sql(table: str) -> sql.Composed:
+    parts = [
+        sql.SQL("coalesce(length({c}::text) || ':' || {c}::text, '~')").format(c=sql.Identifier(c))
+        for c in COLUMNS[table]
+    ]
+    return sql.SQL("concat_ws('|', {})").format(sql.SQL(", ").join(parts))
+
+
+def checksum_query(table: str) -> sql.Composed:
+    return sql.SQL(
+        "SELECT count(*), md5(coalesce(string_agg(md5({row}), '' ORDER BY id), '')) FROM {t}"
+    ).format(row=_encoded_row_sql(table), t=sql.Identifier(table))
+
+
+@lru_cache(maxsize=16)
+def expected_rows(table: str, phase: str, total: int) -> tuple[tuple, ...]:
+    make = ROW_FUNCTIONS[table]
+    return tuple(make(i, phase, total) for i in range(1, total + 1))
+
+
+@lru_cache(maxsize=16)
+def expected_checksum(table: str, phase: str, total: int) -> str:
+    digests = "".join(row_digest(row) for row in expected_rows(table, phase, total))
+    return hashlib.md5(digests.encode("ascii")).hexdigest()
+
+
+@dataclass(frozen=True)
+class TableCheck:
+    table: str
+    count: int
+    counts_ok: bool
+    values_ok: bool
+    problem: str = ""  # one line, empty when both are ok
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _first_difference(conn, table: str, phase: str, total: int) -> str:
+    """Describe how the stored rows differ from the expected ones, in one line."""
+    expected = {row[0]: row for row in expected_rows(table, phase, total)}
+    query = sql.SQL("SELECT id, md5({row}) FROM {t} ORDER BY id").format(
+        row=_encoded_row_sql(table), t=sql.Identifier(table)
+    )
+    stored = dict(conn.execute(query).fetchall())
+    missing = sorted(set(expected) - set(stored))
+    extra = sorted(set(stored) - set(expected))
+    wrong = [i for i in sorted(set(expected) & set(stored)) if stored[i] != row_digest(expected[i])]
+    pieces = []
+    if wrong:
+        i = wrong[0]
+        cols = sql.SQL(", ").join(sql.Identifier(c) for c in COLUMNS[table])
+        got = conn.execute(
+            sql.SQL("SELECT {c} FROM {t} WHERE id = %s").format(c=cols, t=sql.Identifier(table)), (i,)
+        ).fetchone()
+        diffs = [
+            f"{name} expected {_short(want)} got {_short(have)}"
+            for name, want, have in zip(COLUMNS[table], expected[i], got)
+            if encode_value(want) != encode_value(have)
+        ]
+        pieces.append(f"{len(wrong)} {table} rows differ, first id {i}: {'; '.join(diffs)}")
+    if missing:
+        pieces.append(f"{len(missing)} {table} rows missing (first id {missing[0]})")
+    if extra:
+        pieces.append(f"{len(extra)} unexpected {table} rows (first id {extra[0]})")
+    return ", ".join(pieces) or f"{table} checksum differs"
+
+
+def verify_table(conn, table: str, phase: str, total: int) -> TableCheck:
+    count, digest = conn.execute(checksum_query(table)).fetchone()
+    counts_ok = count == total
+    values_ok = digest == expected_checksum(table, phase, total)
+    problem = ""
+    if not values_ok:
+        problem = _first_difference(conn, table, phase, total)
+    elif not counts_ok:  # cannot happen when values match, kept for clarity
+        problem = f"{table} has {count} rows, expected {total}"
+    return TableCheck(table, count, counts_ok, values_ok, problem)
+
+
+@dataclass(frozen=True)
+class Verification:
+    users: int
+    addresses: int
+    counts_ok: bool
+    values_ok: bool
+    problem: str
+
+    @property
+    def success(self) -> bool:
+        return self.counts_ok and self.values_ok
+
+
+def verify(conn, phase: str, total: int) -> Verification:
+    """Check both tables hold exactly this phase's `total` rows, value for value."""
+    checks = [verify_table(conn, table, phase, total) for table in COLUMNS]
+    users, addresses = (c.count for c in checks)
+    problems = [c.problem for c in checks if c.problem]
+    if any(not c.counts_ok for c in checks):
+        problems.insert(0, f"counts: users {users}, addresses {addresses}, expected {total} each")
+    return Verification(
+        users=users,
+        addresses=addresses,
+        counts_ok=all(c.counts_ok for c in checks),
+        values_ok=all(c.values_ok for c in checks),
+        problem="; ".join(problems),
+    )

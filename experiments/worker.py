@@ -1,0 +1,89 @@
+"""One pass of one strategy, in its own process: `python -m experiments.worker ...`.
+
+The runner starts this module once per pass (plain for timing, under `memray run` for memory).
+It imports the strategy file, builds the `Workload` (the input rows are built before the timer
+starts, unless the strategy streams them), times `main(work)` alone, and writes one JSON line
+`{"duration_s": ..., "error": ...}` to the `--result` file. The DSN arrives in the environment
+(DATABASE_URL), never in argv, which `ps` shows to every user.
+
+Seed compatibility: a `def main(total: int)` strategy gets `work.total` and reads the DSN and
+thread count from `experiments.config.CONFIG`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib.util
+import inspect
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from experiments.workload import Workload
+
+
+def one_line(error: BaseException) -> str:
+    text = (str(error).strip().splitlines() or [""])[0]
+    line = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return line if len(line) <= 300 else line[:297] + "..."
+
+
+def load_strategy(path: Path):
+    spec = importlib.util.spec_from_file_location(f"strategy_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def is_seed_style(entry) -> bool:
+    """True for the original project's `def main(total: int)` signature."""
+    try:
+        params = list(inspect.signature(entry).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    if len(params) != 1:
+        return False
+    return params[0].annotation in (int, "int") or params[0].name in ("total", "total_items")
+
+
+def run(strategy_file: Path, phase: str, items: int, threads: int) -> dict:
+    try:
+        module = load_strategy(strategy_file)
+    except BaseException as error:  # SyntaxError, ImportError, anything a module body raises
+        return {"duration_s": None, "error": f"import failed: {one_line(error)}"}
+    entry = getattr(module, "main", None)
+    if not callable(entry):
+        return {"duration_s": None, "error": "strategy has no main() function"}
+    work = Workload(dsn=os.environ.get("DATABASE_URL", ""), total=items, phase=phase, threads=threads)
+    tags = getattr(module, "TAGS", {}) or {}
+    if not tags.get("streaming"):
+        work.users(), work.addresses()  # the input exists before the clock starts
+    argument = work.total if is_seed_style(entry) else work
+    gc.collect()
+    started = time.perf_counter()
+    try:
+        entry(argument)
+    except BaseException as error:
+        return {"duration_s": time.perf_counter() - started, "error": one_line(error)}
+    return {"duration_s": time.perf_counter() - started, "error": ""}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m experiments.worker")
+    parser.add_argument("--strategy-file", type=Path, required=True)
+    parser.add_argument("--phase", choices=("insert", "update"), required=True)
+    parser.add_argument("--items", type=int, required=True)
+    parser.add_argument("--threads", type=int, required=True)
+    parser.add_argument("--result", type=Path, required=True)
+    args = parser.parse_args(argv)
+    result = run(args.strategy_file, args.phase, args.items, args.threads)
+    args.result.write_text(json.dumps(result) + "\n")
+    return 1 if result["error"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""The rows every strategy writes: deterministic, phase-dependent, and full of traps.
+
+`Workload` is what a strategy's `main(work)` receives (the **contract** in DESIGN.md). Rows are
+pure functions of (id, phase, total): the insert phase and the update phase give every id
+different values in every non-key column, and the text values carry the things that break
+hand-rolled escaping and COPY: quotes, backslashes, tab, newline, carriage return, the literal
+strings `\\N` and `NULL`, empty strings (not NULL), NULLs, padding spaces, non-ASCII letters,
+emoji and strings over 10,000 characters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
+
+PHASES = ("insert", "update")
+
+USER_COLUMNS = ("id", "name", "email", "bio", "karma")
+ADDRESS_COLUMNS = ("id", "user_id", "street", "city", "postcode")
+COLUMNS = {"users": USER_COLUMNS, "addresses": ADDRESS_COLUMNS}
+
+# Values that break naive escaping. Consecutive entries differ, so the update phase (which
+# takes the next entry) changes every row. None is SQL NULL, "" is the empty string.
+TRAPS: tuple[str | None, ...] = (
+    "plain text",
+    "it's O'Brien's",
+    'say "hello"',
+    "back\\slash and C:\\path\\new",
+    None,
+    "tab\there",
+    "",
+    "new\nline",
+    "\\N",
+    "carriage\rreturn\r\n",
+    "NULL",
+    "  leading and trailing  ",
+    "naïve café Zoë Ærøskøbing Ünïcödé",
+    "pizza 🍕 and 👩‍💻",
+    "null",
+    "'; DROP TABLE users; --",
+    "{\"json\": [1, 2]} and {braces}",
+    "\\.",
+    "comma, separated, \"quoted\"",
+    " ",
+)
+FIRST_NAMES = ("Ann", "Bob", "Chloé", "D'Arcy", "Émile", "Fatima", "Grzegorz", "Hana 花",
+               "Ian", "Jürgen", "Kwame", "Lúcia", "Mohammed", "Nnamdi", "Olga", "Priya")
+LAST_NAMES = ("O'Neil", "Smith", "Müller", "García", "Nguyễn", "Øster", "Kowalski", "Tanaka",
+              "Doe-Smith", "van der Berg", "Łukasiewicz", "Ng")
+STREETS = ("Main St", "Rue de l'Église", "Königstraße", "Calle \"Mayor\"", "Back\\Lane",
+           "High St\tUnit 2", "Ulica Długa", "🍕 Pizza Row", "Quay\nSide", "Elm St")
+CITIES = ("Paris", None, "München", "São Paulo", "", "Kraków", "NULL", "Zürich", "\\N",
+          "Reykjavík", "  Oslo ", "東京")
+LONG_TEXT_CHARS = 12_000
+LONG_TEXT_UNIT = "long 'text' \"quoted\" back\\slash\ttab\nnewline 🍕 ünï "
+
+
+def _phase_index(phase: str) -> int:
+    try:
+        return PHASES.index(phase)
+    except ValueError:
+        raise ValueError(f"phase must be one of {PHASES}, got {phase!r}") from None
+
+
+def _long_every(total: int) -> int:
+    """Every how many rows a bio is a long (10,000+ character) string: at least a few per run."""
+    return max(2, min(1_000, total // 3))
+
+
+def user_row(i: int, phase: str, total: int) -> tuple:
+    """The users row for id `i` (1-based) in `phase`, in USER_COLUMNS order."""
+    p = _phase_index(phase)
+    first = FIRST_NAMES[(i + p) % len(FIRST_NAMES)]
+    last = LAST_NAMES[(i * 7 + p) % len(LAST_NAMES)]
+    name = f"{first} {last} #{i}" + (" (v2)" if p else "")
+    # NULL-to-value and value-to-NULL transitions both happen
+    email = None if i % 7 == (3 if p == 0 else 5) else f"user{i}.v{p + 1}@example.org"
+    if i % _long_every(total) == p:
+        reps = LONG_TEXT_CHARS // len(LONG_TEXT_UNIT) + 1
+        bio = f"[{i}/{p}] " + LONG_TEXT_UNIT * reps
+    else:
+        bio = TRAPS[(i + p) % len(TRAPS)]
+    karma = (i * 37) % 1_000 + 1_000 * p
+    return (i, name, email, bio, karma)
+
+
+def address_row(i: int, phase: str, total: int) -> tuple:
+    """The addresses row for id `i` in `phase`, in ADDRESS_COLUMNS order. In the insert phase
+    address i belongs to user i; in the update phase to user i+1 (the last to user 1)."""
+    p = _phase_index(phase)
+    user_id = i if p == 0 else i % total + 1
+    street = f"{i * 3 + p} {STREETS[(i + p) % len(STREETS)]}"
+    city = CITIES[(i + p) % len(CITIES)]
+    postcode = None if i % 5 == (1 if p == 0 else 2) else f"{p}{i % 100_000:05d}"
+    return (i, user_id, street, city, postcode)
+
+
+ROW_FUNCTIONS = {"users": user_row, "addresses": address_row}
+
+
+def sqlalchemy_url(dsn: str, driver: str = "psycopg2") -> str:
+    """`postgresql://...` as a SQLAlchemy URL for `driver` (psycopg2, psycopg, asyncpg, ...)."""
+    parts = urlsplit(dsn)
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise ValueError("the DSN must be a postgresql:// URI to build a SQLAlchemy URL")
+    return urlunsplit(parts._replace(scheme=f"postgresql+{driver}"))
+
+
+@dataclass
+class Workload:
+    """What `main(work)` gets: where to write, how much, how many threads, and the rows.
+
+    `users()` / `addresses()` return lists of tuples in column order (built once, before the
+    timer starts); `user_dicts()` / `address_dicts()` the same rows as dicts (built on first
+    call, inside the timed region); `iter_users()` / `iter_addresses()` generate rows lazily
+    for strategies that stream. `columns` maps table name to its column names.
+    """
+
+    dsn: str
+    total: int
+    phase: str
+    threads: int = 1
+    columns: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(COLUMNS))
+    _cache: dict[str, list] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        _phase_index(self.phase)
+        if self.total < 1:
+            raise ValueError("total must be at least 1")
+
+    def iter_rows(self, table: str) -> Iterator[tuple]:
+        make = ROW_FUNCTIONS[table]
+        return (make(i, self.phase, self.total) for i in range(1, self.total + 1))
+
+    def iter_users(self) -> Iterator[tuple]:
+        return self.iter_rows("users")
+
+    def iter_addresses(self) -> Iterator[tuple]:
+        return self.iter_rows("addresses")
+
+    def rows(self, table: str) -> list[tuple]:
+        if table not in self._cache:
+            self._cache[table] = list(self.iter_rows(table))
+        return self._cache[table]
+
+    def users(self) -> list[tuple]:
+        return self.rows("users")
+
+    def addresses(self) -> list[tuple]:
+        return self.rows("addresses")
+
+    def dicts(self, table: str) -> list[dict]:
+        key = f"{table}:dicts"
+        if key not in self._cache:
+            names = self.columns[table]
+            self._cache[key] = [dict(zip(names, row)) for row in self.rows(table)]
+        return self._cache[key]
+
+    def user_dicts(self) -> list[dict]:
+        return self.dicts("users")
+
+    def address_dicts(self) -> list[dict]:
+        return self.dicts("addresses")
+
+    def sqlalchemy_url(self, driver: str = "psycopg2") -> str:
+        return sqlalchemy_url(self.dsn, driver)

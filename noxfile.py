@@ -1,0 +1,73 @@
+"""Sessions: bench, tests, figures, clean, describe, lock. `make <target>` are thin aliases.
+
+Every session that needs the project's packages installs them from `locks/bench.txt`, which
+pins every exact version with hashes (regenerate it with `nox -s lock`). With uv available
+(`make` bootstraps it next to nox) the environments are built by uv in seconds; otherwise nox
+falls back to virtualenv + pip. Environments are reused between runs and re-synced to the
+lock each time, which costs well under a second when nothing changed.
+
+Arguments after `--` go to the command: `nox -s bench -- --repeat 5 --items 100000`.
+"""
+
+import sys
+
+import nox
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.reuse_venv = "yes"
+nox.options.sessions = ["tests"]
+
+LOCK = "locks/bench.txt"
+BOOTSTRAP_LOCK = "locks/bootstrap.txt"
+
+
+def install_locked(session: nox.Session) -> None:
+    """Make the session's environment exactly the lock file (hash-checked)."""
+    if session.venv_backend == "uv":
+        session.run_install("uv", "pip", "sync", "--quiet", "--require-hashes", LOCK)
+    else:
+        session.install("--quiet", "--require-hashes", "-r", LOCK)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Run every strategy, insert pass then update pass, into results/<run_id>/."""
+    install_locked(session)
+    session.run("python", "-m", "experiments", "run", *session.posargs)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite, against a real PostgreSQL it starts itself."""
+    install_locked(session)
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session
+def figures(session: nox.Session) -> None:
+    """Aggregate every run under results/ into figures/ (CSV, PNG, SVG, REPORT.md)."""
+    install_locked(session)
+    session.run("python", "-m", "experiments", "figures", *session.posargs)
+
+
+@nox.session
+def describe(session: nox.Session) -> None:
+    """Print the strategy catalogue as Markdown."""
+    install_locked(session)
+    session.run("python", "-m", "experiments", "describe", *session.posargs)
+
+
+@nox.session(venv_backend="none")
+def clean(session: nox.Session) -> None:
+    """Remove run folders, memray captures, leftover servers and their data (never figures/)."""
+    session.run(sys.executable, "-m", "experiments", "clean", *session.posargs)
+
+
+@nox.session(venv_backend="uv")
+def lock(session: nox.Session) -> None:
+    """Re-resolve the lock files from pyproject.toml (universal: every OS, Python 3.10+)."""
+    common = ["--universal", "--generate-hashes", "--python-version", "3.10", "--quiet"]
+    session.run("uv", "pip", "compile", "pyproject.toml", "--extra", "test", *common,
+                "-o", LOCK, *session.posargs)
+    session.run("uv", "pip", "compile", "locks/bootstrap.in", *common, "-o", BOOTSTRAP_LOCK,
+                *session.posargs)

@@ -1,0 +1,22 @@
+"""SQL text shared by the strategies that write raw `INSERT ... ON CONFLICT` statements."""
+
+from experiments.workload import COLUMNS
+
+
+def column_list(table: str) -> str:
+    """`id, name, email, ...` for `table`."""
+    return ", ".join(COLUMNS[table])
+
+
+def update_set(table: str, source: str = "EXCLUDED") -> str:
+    """`name = EXCLUDED.name, ...`: every non-key column taken from `source`."""
+    return ", ".join(f"{c} = {source}.{c}" for c in COLUMNS[table] if c != "id")
+
+
+def upsert_statement(table: str, values: str = "VALUES %s") -> str:
+    """`INSERT INTO table (cols) <values> ON CONFLICT (id) DO UPDATE SET <every column>`.
+
+    `values` is what follows the column list: `VALUES %s` (psycopg2 execute_values),
+    `VALUES (%s, %s, ...)`, or `SELECT ... FROM staging`."""
+    return (f"INSERT INTO {table} ({column_list(table)}) {values} "
+            f"ON CONFLICT (id) DO UPDATE SET {update_set(table)}")

@@ -1,0 +1,74 @@
+"""Shared fixtures: one real embedded PostgreSQL for the whole session, and CLI helpers.
+
+Runs that need a server use `--dsn` to this one (each run gets its own private schema);
+the tests about the embedded lifecycle itself start their own.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from experiments import REPO_ROOT
+from experiments.servers import ServerSpec, open_target
+from experiments.servers.embedded import newest_embedded
+
+FIXTURES = REPO_ROOT / "tests" / "strategies_fixtures"
+
+
+@pytest.fixture(scope="session")
+def pg_dsn():
+    """DSN of an embedded PostgreSQL (newest version) started once for the test session."""
+    with open_target(ServerSpec("embedded", newest_embedded()), run_id="tests") as target:
+        yield target.dsn
+
+
+@pytest.fixture
+def conn(pg_dsn):
+    """A connection inside a fresh schema that is dropped afterwards."""
+    schema = f"t_{os.getpid()}_{id(object())}"
+    with psycopg.connect(pg_dsn, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+        with psycopg.connect(pg_dsn, autocommit=True) as connection:
+            connection.execute(f"SET search_path = {schema}")
+            yield connection
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def run_cli(*args: str, cwd: Path = REPO_ROOT, env: dict | None = None,
+            timeout: float = 600) -> subprocess.CompletedProcess:
+    """`python -m experiments ...` in a fresh process, as a user would run it."""
+    full_env = dict(os.environ)
+    for name in ("DATABASE_URL", "TOTAL_ITEMS", "TOTAL_THREADS", "REPEAT", "PG", "STRATEGIES"):
+        full_env.pop(name, None)  # the developer's own settings must not leak into tests
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "experiments", *args], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def read_results(results_dir: Path) -> tuple[Path, list[dict]]:
+    """The single run folder under `results_dir` and its rows."""
+    runs = [p for p in results_dir.iterdir() if p.is_dir()]
+    assert len(runs) == 1, f"expected one run folder, found {runs}"
+    with open(runs[0] / "results.csv", newline="", encoding="utf-8") as f:
+        return runs[0], list(csv.DictReader(f))
+
+
+@pytest.fixture
+def repo_copy(tmp_path):
+    """A copy of the project (code, strategies, settings) to break without touching the real one."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    for name in ("experiments", "strategies", "tests", "locks"):
+        shutil.copytree(REPO_ROOT / name, root / name,
+                        ignore=shutil.ignore_patterns("__pycache__", "results"))
+    shutil.copy(REPO_ROOT / ".env_dist", root / ".env_dist")
+    (root / "results").mkdir()
+    return root

@@ -1,0 +1,3 @@
+"""Test fixture: a module without main()."""
+
+TAGS = {"library": "none"}

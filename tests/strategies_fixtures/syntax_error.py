@@ -1,0 +1,4 @@
+"""Test fixture: does not parse."""
+
+def main(work)
+    pass

@@ -1,0 +1,63 @@
+"""Settings precedence (CLI > environment > .env > .env_dist), validation and redaction."""
+
+import pytest
+
+from experiments import REPO_ROOT
+from experiments.config import load_settings, read_env_file, redact_dsn
+from experiments.errors import UsageError
+
+
+@pytest.fixture
+def root(tmp_path):
+    (tmp_path / ".env_dist").write_text((REPO_ROOT / ".env_dist").read_text())
+    return tmp_path
+
+
+def test_defaults_come_from_env_dist(root):
+    settings = load_settings({}, environ={}, root=root)
+    assert (settings.items, settings.threads) == (10_000, 4)
+    assert settings.sources["TOTAL_ITEMS"] == ".env_dist"
+
+
+def test_precedence_cli_over_environment_over_dotenv(root):
+    (root / ".env").write_text("TOTAL_ITEMS=20\nTOTAL_THREADS=3\nREPEAT=7\n")
+    env = {"TOTAL_ITEMS": "30", "TOTAL_THREADS": "5"}
+    settings = load_settings({"TOTAL_ITEMS": "40"}, environ=env, root=root)
+    assert (settings.items, settings.threads, settings.repeat) == (40, 5, 7)
+    assert settings.sources["TOTAL_ITEMS"] == "cli"
+    assert settings.sources["TOTAL_THREADS"] == "environment"
+    assert settings.sources["REPEAT"] == ".env"
+
+
+@pytest.mark.parametrize("value, message", [
+    ("0", "between 1 and"), ("-5", "between 1 and"), ("ten", "whole number"), ("1.5", "whole number"),
+])
+def test_bad_items_are_one_line_errors(root, value, message):
+    with pytest.raises(UsageError, match=message):
+        load_settings({"TOTAL_ITEMS": value}, environ={}, root=root)
+
+
+def test_env_file_errors_name_the_line(root):
+    (root / ".env").write_text("TOTAL_ITEMS=5\nthis is not a setting\n")
+    with pytest.raises(UsageError, match=r"\.env line 2: expected KEY=value"):
+        load_settings({}, environ={}, root=root)
+    (root / ".env").write_bytes(b"TOTAL_ITEMS=\xff\xfe\n")
+    with pytest.raises(UsageError, match="not UTF-8"):
+        load_settings({}, environ={}, root=root)
+
+
+def test_env_file_quotes_and_comments(tmp_path):
+    path = tmp_path / ".env"
+    path.write_text("# comment\nA='x y'\nB=\"z\"\nexport C=3  # trailing\nD=\n")
+    assert read_env_file(path) == {"A": "x y", "B": "z", "C": "3", "D": ""}
+
+
+@pytest.mark.parametrize("dsn, expected", [
+    ("postgresql://bob:s3cret@db:5432/app", "postgresql://bob:***@db:5432/app"),
+    ("postgresql://bob@db/app?password=s3cret&sslmode=require", "postgresql://bob@db/app?password=***&sslmode=require"),
+    ("host=db user=bob password=s3cret dbname=app", "host=db user=bob password=*** dbname=app"),
+    ("postgresql://bob@/app?host=/tmp/sock", "postgresql://bob@/app?host=/tmp/sock"),
+])
+def test_redact_dsn(dsn, expected):
+    assert redact_dsn(dsn) == expected
+    assert "s3cret" not in redact_dsn(dsn)

@@ -1,0 +1,69 @@
+"""Ctrl-C (SIGINT) or SIGTERM mid-run: finished rows stay on disk, no PostgreSQL is left behind."""
+
+import csv
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from experiments import REPO_ROOT
+
+from conftest import FIXTURES
+
+
+def postgres_processes(data_dir: str) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if data_dir in cmdline and "postgres" in cmdline:
+            found.append(proc)
+    return found
+
+
+def data_rows(csv_path):
+    lines = csv_path.read_text().splitlines() if csv_path.exists() else []
+    return lines[1:]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_keeps_rows_and_stops_server(tmp_path, sig):
+    results = tmp_path / "results"
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "experiments", "run", "--items", "40", "--repeat", "50", "--no-memory",
+         "--strategies-dir", str(FIXTURES), "--strategies", "sleepy", "--results-dir", str(results)],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            folders = list(results.glob("*/results.csv")) if results.exists() else []
+            if folders and len(data_rows(folders[0])) >= 2:
+                break
+            assert runner.poll() is None, runner.communicate()
+            time.sleep(0.1)
+        else:
+            pytest.fail("the run wrote no rows within 120 s")
+        folder = folders[0].parent
+        data_dir = json.loads((folder / "manifest.json").read_text())["servers"][0]["data_dir"]
+        assert postgres_processes(data_dir), "the run's server should be up before the signal"
+        runner.send_signal(sig)
+        stdout, stderr = runner.communicate(timeout=60)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+    assert runner.returncode == 130, stderr
+    assert "interrupted:" in stdout and "finished rows kept" in stdout
+    assert "Traceback" not in stderr
+    with open(folder / "results.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) >= 2
+    assert all(r["success"] == "True" and r["started_at"] for r in rows)  # no half-written row
+    assert postgres_processes(data_dir) == []
+    assert not Path(data_dir).parent.exists()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["finished_at"] is not None and manifest["rows"] == len(rows)

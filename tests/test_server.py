@@ -1,0 +1,118 @@
+"""The embedded server's lifecycle: fresh, socket-only, stopped and removed on every exit path."""
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+import psycopg
+import pytest
+
+from experiments import REPO_ROOT, clean
+from experiments.servers import ServerSpec, open_target
+from experiments.servers.cluster import Cluster
+from experiments.servers.embedded import embedded_versions, newest_embedded
+
+
+def postmasters(data_dir: str) -> list[psutil.Process]:
+    return [p for p in psutil.process_iter(["cmdline"])
+            if data_dir in " ".join(p.info["cmdline"] or []) and "postgres" in " ".join(p.info["cmdline"] or [])]
+
+
+def test_both_embedded_versions_ship():
+    assert {"16", "18"} <= set(embedded_versions())
+    assert newest_embedded() == max(embedded_versions(), key=int)
+
+
+@pytest.mark.parametrize("version", ["16", "18"])
+def test_embedded_server_runs_and_leaves_nothing(version):
+    with open_target(ServerSpec("embedded", version), run_id="t") as target:
+        data_dir = target.details["data_dir"]
+        assert target.server_version.startswith(version + ".")
+        with psycopg.connect(target.dsn) as conn:
+            assert conn.execute("SHOW listen_addresses").fetchone()[0] == ""  # no TCP
+            assert conn.execute("SHOW data_directory").fetchone()[0] == data_dir
+        assert postmasters(data_dir)
+    assert postmasters(data_dir) == []
+    assert not Path(data_dir).parent.exists()
+
+
+def test_exception_inside_stops_and_removes_server():
+    with pytest.raises(RuntimeError, match="on purpose"):
+        with open_target(ServerSpec("embedded", newest_embedded()), run_id="t") as target:
+            data_dir = target.details["data_dir"]
+            raise RuntimeError("on purpose")
+    assert postmasters(data_dir) == []
+    assert not Path(data_dir).parent.exists()
+
+
+@pytest.fixture
+def private_tmp(monkeypatch):
+    """A temporary root of our own (traversable by 'nobody' when we are root). Tests using it
+    must not also use tmp_path, which pytest would then create inside it."""
+    folder = Path(tempfile.mkdtemp(prefix="clean-test-", dir="/tmp"))
+    folder.chmod(0o755)
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    yield folder
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_clean_stops_servers_of_dead_runs_and_removes_their_folders(private_tmp):
+    cluster = Cluster(embedded_versions()[newest_embedded()], "test server")
+    cluster.start()
+    try:
+        data_dir = str(cluster.data_dir)
+        dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True).stdout.strip()
+        (cluster.root / "harness.pid").write_text(dead)  # as if the run was SIGKILLed
+        results = private_tmp / "results"
+        (results / "20200101-000000-abcd").mkdir(parents=True)
+        lines = []
+        assert clean.clean(results, dry_run=True, echo=lines.append, tmp=private_tmp) == 3
+        assert postmasters(data_dir) and Path(data_dir).exists()  # dry run removed nothing
+        assert any("would stop leftover PostgreSQL server" in line for line in lines)
+        clean.clean(results, dry_run=False, echo=lines.append, tmp=private_tmp)
+        assert postmasters(data_dir) == []
+        assert not Path(data_dir).exists()
+        assert list(results.iterdir()) == []
+    finally:
+        cluster.stop()
+
+
+def test_clean_leaves_a_live_run_alone(private_tmp):
+    with Cluster(embedded_versions()[newest_embedded()], "live server") as cluster:
+        lines = []
+        clean.clean(private_tmp / "results", dry_run=False, echo=lines.append, tmp=private_tmp)
+        assert postmasters(str(cluster.data_dir)) and cluster.data_dir.exists()
+        assert any("still going" in line for line in lines)
+
+
+def test_serve_killed_hard_leaves_only_what_clean_removes(private_tmp):
+    env = dict(os.environ, TMPDIR=str(private_tmp))
+    serve = subprocess.Popen([sys.executable, "-m", "experiments", "serve"], cwd=REPO_ROOT, env=env,
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        for line in serve.stdout:
+            if line.startswith("export DATABASE_URL="):
+                break
+        dsn = line.split("=", 1)[1].strip().strip("'")
+        with psycopg.connect(dsn) as conn:
+            assert conn.execute("SELECT count(*) FROM users").fetchone()[0] == 0
+        serve.kill()  # SIGKILL: no cleanup code runs in the harness
+        serve.wait()
+        leftovers = list(private_tmp.glob("upsert-bench-pg-*"))
+        assert len(leftovers) == 1
+        deadline = time.monotonic() + 30  # Linux: the server got SIGINT when its parent died
+        while postmasters(str(leftovers[0])) and time.monotonic() < deadline and sys.platform == "linux":
+            time.sleep(0.1)
+        clean.clean(private_tmp / "no-results", dry_run=False, echo=lambda _: None, tmp=private_tmp)
+        assert postmasters(str(leftovers[0])) == []
+        assert list(private_tmp.glob("upsert-bench-pg-*")) == []
+    finally:
+        if serve.poll() is None:
+            serve.kill()

@@ -1,0 +1,46 @@
+"""Every shipped strategy passes the insert and the update pass with every value verified.
+
+One real run (the runner CLI, memray on) over the whole catalogue on the tricky workload.
+"""
+
+import pytest
+
+from experiments import REPO_ROOT
+from experiments.catalog import discover
+
+from conftest import read_results, run_cli
+
+STRATEGIES = [s.name for s in discover(REPO_ROOT / "strategies")]
+ITEMS = 300
+
+
+@pytest.fixture(scope="module")
+def catalogue_run(pg_dsn, tmp_path_factory):
+    results = tmp_path_factory.mktemp("results")
+    done = run_cli("run", "--dsn", pg_dsn, "--items", str(ITEMS), "--threads", "3", "--repeat", "1",
+                   "--results-dir", str(results), "--timeout", "300")
+    folder, rows = read_results(results)
+    return done, {(r["strategy"], r["phase"]): r for r in rows}
+
+
+def test_catalogue_is_not_empty():
+    assert len(STRATEGIES) >= 4
+
+
+def test_run_exits_zero(catalogue_run):
+    done, _ = catalogue_run
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+@pytest.mark.parametrize("phase", ["insert", "update"])
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_strategy_writes_exactly_the_workload(catalogue_run, strategy, phase):
+    _, rows = catalogue_run
+    row = rows[(strategy, phase)]
+    assert row["error"] == ""
+    assert row["success"] == row["counts_ok"] == row["values_ok"] == "True"
+    assert int(row["users"]) == int(row["addresses"]) == ITEMS
+    assert float(row["duration_s"]) > 0
+    assert float(row["peak_memory_mb"]) > 1 and int(row["allocations"]) > 0  # memray really ran
+    assert float(row["max_rss_mb"]) > 10
+    assert int(row["wal_bytes"]) > 0
