@@ -57,19 +57,39 @@ def leftover_folders(tmp: Path) -> tuple[list[Path], bool]:
     return dead, any_alive
 
 
-def leftover_servers(tmp: Path) -> list[tuple[int, str]]:
-    """(pid, data folder) of postmasters whose data lives in a dead run's folder."""
+def _command_lines() -> list[tuple[int, str]]:
+    """(pid, command line) of every process: /proc on Linux, `ps` elsewhere."""
+    proc = Path("/proc")
+    if proc.is_dir() and (proc / "self" / "cmdline").exists():
+        lines = []
+        for entry in proc.iterdir():
+            if entry.name.isdigit():
+                try:
+                    raw = (entry / "cmdline").read_bytes()
+                except OSError:
+                    continue
+                lines.append((int(entry.name), raw.replace(b"\0", b" ").decode(errors="replace")))
+        return lines
     try:
         out = subprocess.run(["ps", "-axww", "-o", "pid=,command="], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
         return []
-    pattern = re.compile(r"-D\s+(" + re.escape(str(tmp)) + "/" + SERVER_DIR_PREFIX + r"[^/\s]+)/data")
-    servers = []
+    lines = []
     for line in out.stdout.splitlines():
         pid_text, _, command = line.strip().partition(" ")
+        if pid_text.isdigit():
+            lines.append((int(pid_text), command))
+    return lines
+
+
+def leftover_servers(tmp: Path) -> list[tuple[int, str]]:
+    """(pid, data folder) of postmasters whose data lives in a dead run's folder."""
+    pattern = re.compile(r"-D\s+(" + re.escape(str(tmp)) + "/" + SERVER_DIR_PREFIX + r"[^/\s]+)/data")
+    servers = []
+    for pid, command in _command_lines():
         match = pattern.search(command)
         if match and "postgres" in command and not _owner_alive(Path(match[1])):
-            servers.append((int(pid_text), match[1]))
+            servers.append((pid, match[1]))
     return servers
 
 

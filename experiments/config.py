@@ -105,14 +105,20 @@ class Settings:
         path = Path(value).expanduser()
         return path if path.is_absolute() else REPO_ROOT / path
 
-    def as_env_lines(self) -> list[str]:
-        """The effective settings as `.env` lines, secrets redacted, each with its source."""
+    def as_env_lines(self, resolved: Mapping[str, str] | None = None) -> list[str]:
+        """The effective settings as `.env` lines, secrets redacted, each with its source.
+        `resolved` gives the concrete value of settings the run decided (a generated SEED,
+        the version `newest` meant), so the file reproduces the run when used as `.env`."""
         lines = []
         for name in PARSERS:
             value = self.raw.get(name, "")
+            source = f"from {self.sources.get(name, '.env_dist')}"
+            if resolved and name in resolved and resolved[name] != value:
+                source += f" as {value!r}" if value else ", generated"
+                value = resolved[name]
             if name in SECRET_NAMES:
                 value = redact_dsn(value)
-            lines.append(f"{name}={value}  # from {self.sources.get(name, '.env_dist')}")
+            lines.append(f"{name}={value}  # {source}")
         return lines
 
 

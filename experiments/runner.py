@@ -104,12 +104,18 @@ class Runner:
         logging.getLogger("experiments").addHandler(handler)
         logging.getLogger("experiments").setLevel(logging.INFO)
         self._log_handler = handler
-        self.folder.write_text("config.env", "\n".join(self.settings.as_env_lines()) + "\n")
+        self.folder.write_text("config.env", "\n".join(self._env_lines()) + "\n")
         self.folder.write_text("git.diff", git_diff_text())
         self._write_manifest()
-        log.info("run %s: %d strategies, seed %d, settings: %s", self.run_id, len(self.strategies),
-                 self.seed, "; ".join(self.settings.as_env_lines()))
+        log.info("run %s: %d strategies, settings: %s", self.run_id, len(self.strategies),
+                 "; ".join(self._env_lines()))
         self.console.print(f"run {self.run_id}: writing {self.folder.path}")
+
+    def _env_lines(self) -> list[str]:
+        resolved = {"SEED": str(self.seed)}
+        if not self.settings.database_url:
+            resolved["PG"] = ",".join(spec.version for spec in self.specs)
+        return self.settings.as_env_lines(resolved)
 
     def _write_manifest(self, finished: bool = False) -> None:
         s = self.settings
@@ -118,7 +124,7 @@ class Runner:
             "started_at": self.started_at.isoformat(),
             "finished_at": datetime.now(timezone.utc).isoformat() if finished else None,
             "seed": self.seed,
-            "config": dict(line.split("  # ")[0].split("=", 1) for line in s.as_env_lines()),
+            "config": dict(line.split("  # ")[0].split("=", 1) for line in self._env_lines()),
             "config_sources": dict(s.sources),
             "items": s.items, "threads": s.threads, "repeat": s.repeat, "timeout_s": s.timeout,
             "measure_memory": s.measure_memory,
