@@ -39,5 +39,5 @@ lock: $(NOX_DEP) ## re-resolve locks/*.txt from pyproject.toml
 
 $(TOOLS)/bin/nox: locks/bootstrap.txt
 	@$(PYTHON) -m venv $(TOOLS) || { echo "error: '$(PYTHON) -m venv' failed; install Python's venv module (Debian: python3-venv)"; exit 1; }
-	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r locks/bootstrap.txt
+	$(TOOLS)/bin/python -m pip install -qq --disable-pip-version-check --require-hashes -r locks/bootstrap.txt
 	@touch $@

@@ -116,3 +116,24 @@ def test_serve_killed_hard_leaves_only_what_clean_removes(private_tmp):
     finally:
         if serve.poll() is None:
             serve.kill()
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                    reason="only root runs the server as another user ('nobody')")
+def test_root_runs_binaries_that_nobody_cannot_reach(private_tmp):
+    import shutil
+
+    hidden = private_tmp / "root-only"
+    install = embedded_versions()[newest_embedded()].parent
+    package = install.parent  # the wheel's layout: package/pginstallNN/bin + package.libs
+    shutil.copytree(package.parent / f"{package.name}.libs", hidden / f"{package.name}.libs")
+    shutil.copytree(install, hidden / package.name / install.name, symlinks=True)
+    hidden.chmod(0o700)  # like a clone under /root: 'nobody' cannot traverse it
+    with Cluster(hidden / package.name / install.name / "bin", "hidden binaries") as cluster:
+        assert cluster.account is not None and cluster.account.pw_name == "nobody"
+        assert not cluster.bin_dir.is_relative_to(hidden)
+        assert cluster.bin_dir.parents[2].name.startswith("upsert-bench-pgbin-")
+        with psycopg.connect(cluster.dsn) as conn:
+            assert conn.execute("SELECT current_setting('data_directory')").fetchone()[0] == str(cluster.data_dir)
+        owner = psutil.Process(cluster.process.pid).username()
+        assert owner == "nobody"

