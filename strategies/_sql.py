@@ -20,3 +20,14 @@ def upsert_statement(table: str, values: str = "VALUES %s") -> str:
     `VALUES (%s, %s, ...)`, or `SELECT ... FROM staging`."""
     return (f"INSERT INTO {table} ({column_list(table)}) {values} "
             f"ON CONFLICT (id) DO UPDATE SET {update_set(table)}")
+
+
+def merge_statement(table: str, source: str) -> str:
+    """`MERGE INTO table AS t USING <source> AS s ON t.id = s.id` updating every column when
+    matched and inserting when not. `source` is a table name or a parenthesised query whose
+    columns are named like the table's (PostgreSQL 15+)."""
+    cols = COLUMNS[table]
+    return (f"MERGE INTO {table} AS t USING {source} AS s ON t.id = s.id "
+            f"WHEN MATCHED THEN UPDATE SET {update_set(table, 's')} "
+            f"WHEN NOT MATCHED THEN INSERT ({', '.join(cols)}) "
+            f"VALUES ({', '.join('s.' + c for c in cols)})")
