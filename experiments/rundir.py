@@ -29,6 +29,7 @@ COLUMNS = [
     "hot_updates",
     # additions
     "test",  # <strategy>-<phase>, the original's name for a row
+    "connections",  # connections the timed process opened (pg_stat_database.sessions)
     "library", "technique", "reference",
     "memory_duration_s",  # main()'s duration inside the memray-tracked process
     "memory_max_rss_mb",  # that process's peak RSS (memray's own overhead included)

@@ -272,6 +272,7 @@ class Runner:
             "dead_tuples": after.dead - before.dead,
             "hot_updates": after.hot - before.hot,
             "test": f"{strategy.name}-{phase}",
+            "connections": after.sessions - before.sessions,
             "library": strategy.library, "technique": strategy.tags.get("technique", ""),
             "reference": strategy.is_reference,
             "memory_duration_s": _round(tracked.result.get("duration_s")) if memory else None,
@@ -317,7 +318,8 @@ def _pass_line(row: dict) -> str:
 
 
 def summary_table(rows: list[dict]) -> Table:
-    """Median duration and memory per server x strategy x phase, fastest first within a phase."""
+    """Median duration and memory per server x strategy x phase, fastest first within a phase,
+    with every duration as a multiple of the server-only floor (a reference row) when present."""
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for row in rows:
         groups[(row["server"], row["phase"], row["strategy"])].append(row)
@@ -326,24 +328,33 @@ def summary_table(rows: list[dict]) -> Table:
         values = [v for v in values if v is not None]
         return statistics.median(values) if values else None
 
+    floors = {}
+    for (server, phase, _), group in groups.items():
+        good = [r for r in group if r["success"] and r["reference"]]
+        if good:
+            floors[(server, phase)] = median([r["duration_s"] for r in good])
     several_servers = len({row["server"] for row in rows}) > 1
     table = Table(title="Summary (medians of successful passes)")
-    for column, justify in (("server", "left"), ("phase", "left"), ("strategy", "left"),
-                            ("ok", "right"), ("duration s", "right"), ("peak memory MB", "right"),
-                            ("max RSS MB", "right"), ("WAL MB", "right")):
-        if column != "server" or several_servers:
-            table.add_column(column, justify=justify, no_wrap=True)
+    for column in ("server", "phase", "strategy", "ok", "duration s", "x floor", "peak memory MB",
+                   "max RSS MB", "WAL MB", "conns"):
+        if column == "server" and not several_servers or column == "x floor" and not floors:
+            continue
+        table.add_column(column, justify="left" if column in ("server", "phase", "strategy") else "right",
+                         no_wrap=True)
     summaries = []
     for (server, phase, strategy), group in groups.items():
         good = [r for r in group if r["success"]]
-        summaries.append((server, PHASES.index(phase), median([r["duration_s"] for r in good]) or float("inf"),
+        duration = median([r["duration_s"] for r in good])
+        summaries.append((server, PHASES.index(phase), duration if duration is not None else float("inf"),
                           phase, strategy, len(good), len(group), good))
-    for server, _, _, phase, strategy, n_ok, n, good in sorted(summaries):
+    for server, _, duration, phase, strategy, n_ok, n, good in sorted(summaries):
         def fmt(key, scale=1.0, digits=1):
             value = median([r[key] for r in good])
             return "-" if value is None else f"{value / scale:,.{digits}f}"
-        style = "" if n_ok == n else "red"
-        cells = [phase, strategy, f"{n_ok}/{n}", fmt("duration_s", digits=3), fmt("peak_memory_mb"),
-                 fmt("max_rss_mb"), fmt("wal_bytes", 1e6)]
-        table.add_row(*([server] if several_servers else []), *cells, style=style)
+        floor = floors.get((server, phase))
+        multiple = f"{duration / floor:,.1f}x" if floor and good else "-"
+        cells = [phase, strategy, f"{n_ok}/{n}", fmt("duration_s", digits=3),
+                 *([multiple] if floors else []), fmt("peak_memory_mb"), fmt("max_rss_mb"),
+                 fmt("wal_bytes", 1e6), fmt("connections", digits=0)]
+        table.add_row(*([server] if several_servers else []), *cells, style="" if n_ok == n else "red")
     return table

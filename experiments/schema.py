@@ -15,7 +15,7 @@ import psycopg
 from psycopg import sql
 
 from experiments.verify import verify
-from experiments.workload import COLUMNS, Workload
+from experiments.workload import COLUMNS, Workload, stage_table
 
 DDL = """
 CREATE TABLE IF NOT EXISTS users (
@@ -36,11 +36,6 @@ CREATE INDEX IF NOT EXISTS addresses_user_id_idx ON addresses (user_id);
 """
 
 TABLES = tuple(COLUMNS)  # users first: addresses reference users
-
-
-def stage_table(phase: str, table: str) -> str:
-    """Name of the harness's unlogged copy of `phase`'s rows for `table`."""
-    return f"bench_stage_{phase}_{table}"
 
 
 # The harness's connection is in autocommit mode (VACUUM and CHECKPOINT need it); functions

@@ -1,4 +1,4 @@
-"""What a pass cost the server: WAL written, table size, dead tuples, HOT updates.
+"""What a pass cost the server: WAL written, table size, dead tuples, HOT updates, connections.
 
 WAL bytes are the difference of `pg_current_wal_lsn()` around the pass (exact, but include any
 background writes such as autovacuum, which `prepare_pass` makes unlikely). Tuple counters come
@@ -6,6 +6,8 @@ from the cumulative statistics system, which a backend flushes when it exits —
 already left `pg_stat_activity`. So after a pass we wait until no other backend of this run is
 connected, then re-read `pg_stat_user_tables` (clearing our snapshot each time) until the
 counters show at least the rows the pass must have written, or a short deadline passes.
+`pg_stat_database.sessions` counts a connection when it opens, so its difference is the number
+of connections the pass opened (on a shared server, other clients' connections count too).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class Snapshot:
     written: int  # inserted + updated tuples so far
     dead: int
     hot: int
+    sessions: int  # connections ever opened to this database (counted when they open)
 
 
 def other_backends(conn: psycopg.Connection, application: str) -> list[int]:
@@ -59,7 +62,9 @@ def snapshot(conn: psycopg.Connection) -> Snapshot:
     conn.execute("SELECT pg_stat_clear_snapshot()")
     lsn = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()[0]
     written, dead, hot = conn.execute(_COUNTERS, (list(TABLES),)).fetchone()
-    return Snapshot(lsn, int(written), int(dead), int(hot))
+    sessions = conn.execute(
+        "SELECT sessions FROM pg_stat_database WHERE datname = current_database()").fetchone()[0]
+    return Snapshot(lsn, int(written), int(dead), int(hot), int(sessions))
 
 
 def settle(conn: psycopg.Connection, application: str, before: Snapshot, expected_writes: int,

@@ -10,7 +10,9 @@ emoji and strings over 10,000 characters.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
@@ -99,6 +101,11 @@ def address_row(i: int, phase: str, total: int) -> tuple:
 ROW_FUNCTIONS = {"users": user_row, "addresses": address_row}
 
 
+def stage_table(phase: str, table: str) -> str:
+    """Name of the harness's unlogged copy of `phase`'s rows for `table`, inside the server."""
+    return f"bench_stage_{phase}_{table}"
+
+
 def sqlalchemy_url(dsn: str, driver: str = "psycopg2") -> str:
     """`postgresql://...` as a SQLAlchemy URL for `driver` (psycopg2, psycopg, asyncpg, ...)."""
     parts = urlsplit(dsn)
@@ -115,6 +122,10 @@ class Workload:
     timer starts); `user_dicts()` / `address_dicts()` the same rows as dicts (built on first
     call, inside the timed region); `iter_users()` / `iter_addresses()` generate rows lazily
     for strategies that stream. `columns` maps table name to its column names.
+
+    For reference rows only (the server-only floor): `staged_table(table)` names the table in
+    which the harness already holds this phase's rows, and `with work.timed_section():` makes
+    the reported duration that block's instead of all of `main()`.
     """
 
     dsn: str
@@ -123,6 +134,7 @@ class Workload:
     threads: int = 1
     columns: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(COLUMNS))
     _cache: dict[str, list] = field(default_factory=dict, repr=False)
+    section_s: float | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         _phase_index(self.phase)
@@ -165,3 +177,12 @@ class Workload:
 
     def sqlalchemy_url(self, driver: str = "psycopg2") -> str:
         return sqlalchemy_url(self.dsn, driver)
+
+    def staged_table(self, table: str) -> str:
+        return stage_table(self.phase, table)
+
+    @contextmanager
+    def timed_section(self) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        self.section_s = time.perf_counter() - started
