@@ -34,6 +34,16 @@ RUN_FLAGS = {  # flag -> (setting name, help)
 }
 
 
+def _items(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--items must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"--items must be at least 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m experiments", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -62,6 +72,19 @@ def build_parser() -> argparse.ArgumentParser:
     clean = commands.add_parser("clean", help="remove run folders and what killed runs left behind")
     clean.add_argument("--dry-run", action="store_true", help="list what would go, remove nothing")
     clean.add_argument("--results-dir", help="run folders to remove (RESULTS_DIR)")
+
+    for name, help_text in (("aggregate", "print aggregate.csv of the selected runs (stdout)"),
+                            ("correlate", "print correlation.csv of the selected runs (stdout)"),
+                            ("figures", "write CSVs, figures and REPORT.md into --out")):
+        sub = commands.add_parser(name, help=help_text)
+        sub.add_argument("--runs", help="run ids or globs, comma-separated (default: all)")
+        sub.add_argument("--since", help="runs started on or after this date (YYYY-MM-DD) or run id")
+        sub.add_argument("--items", type=_items, help="only passes with this many items")
+        sub.add_argument("--results-dir", help="where the run folders are (RESULTS_DIR)")
+        if name == "figures":
+            sub.add_argument("--out", default="figures", help="output folder (default figures/)")
+    commands.add_parser("graph", help="the original's name for `figures`").set_defaults(
+        runs=None, since=None, items=None, results_dir=None, out="figures")
 
     serve = commands.add_parser("serve", help="start an embedded server that stays up until Ctrl-C")
     serve.add_argument("--pg", help="embedded major version (default newest)")
@@ -102,6 +125,37 @@ def _results_dir(flag: str | None) -> Path:
     return path if path.is_absolute() else REPO_ROOT / path
 
 
+def _analysis(command: str, args: argparse.Namespace) -> int:
+    from experiments import REPO_ROOT
+
+    results_dir = _results_dir(args.results_dir)
+    if command in ("figures", "graph"):
+        import time
+
+        from analysis.build import build
+
+        out = Path(args.out).expanduser()
+        out = out if out.is_absolute() else REPO_ROOT / out
+        started = time.perf_counter()
+        written = build(results_dir, out, args.runs, args.since, args.items,
+                        echo=lambda line: print(line, file=sys.stderr))
+        for path in written:
+            print(path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path)
+        print(f"{len(written)} files in {out} ({time.perf_counter() - started:.1f} s)", file=sys.stderr)
+        return 0
+    from analysis.aggregate import aggregate
+    from analysis.correlate import correlate
+    from analysis.load import load_runs
+
+    loaded = load_runs(results_dir, args.runs, args.since, args.items,
+                       warn=lambda line: print(line, file=sys.stderr))
+    table = aggregate(loaded.passes)
+    if command == "correlate":
+        table = correlate(table)
+    table.to_csv(sys.stdout, index=False, float_format="%.6g", lineterminator="\n")
+    return 0
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     command = args.command.replace("_", "-")
     if command == "clean":  # standard library only: works without the benchmark's packages
@@ -109,6 +163,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         clean(_results_dir(args.results_dir), args.dry_run)
         return 0
+
+    if command in ("aggregate", "correlate", "figures", "graph"):
+        return _analysis(command, args)
 
     from experiments import commands
     from experiments.catalog import discover, select

@@ -1,0 +1,1 @@
+"""Analysis: every run under results/ into tables, statistics, figures and a report."""

@@ -1,0 +1,75 @@
+"""aggregate.csv: one row per configuration x strategy x phase.
+
+The original's columns (`test`, `average_duration`, `average_memory`, `success_rate`,
+`z_duration`, `z_memory`) plus n, median, standard deviation, coefficient of variation, a 95%
+bootstrap CI of the median, rows written per second, the multiple of the server-only floor and
+the rank. Failed passes count in `success_rate` and nowhere else.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis.load import CONFIG
+from analysis.stats import median_ci, zscores
+
+
+def _median(series: pd.Series) -> float:
+    series = series.dropna()
+    return float(series.median()) if len(series) else float("nan")
+
+
+def _first(group: pd.DataFrame, column: str, default=""):
+    return group[column].iloc[0] if column in group and len(group) else default
+
+
+def aggregate(passes: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for key, group in passes.groupby(CONFIG + ["strategy", "phase"], sort=True):
+        *config, strategy, phase = key
+        ok = group[group["success"]]
+        durations = ok["duration_s"].dropna().to_numpy(dtype=float)
+        memory = ok["peak_memory_mb"].dropna().to_numpy(dtype=float)
+        median = float(np.median(durations)) if len(durations) else float("nan")
+        mean = float(np.mean(durations)) if len(durations) else float("nan")
+        std = float(np.std(durations, ddof=1)) if len(durations) > 1 else float("nan")
+        low, high = median_ci(durations)
+        memory_low, memory_high = median_ci(memory)
+        rows.append({
+            **dict(zip(CONFIG, config)),
+            "strategy": strategy, "phase": phase, "test": f"{strategy}-{phase}",
+            "library": _first(group, "library"), "technique": _first(group, "technique"),
+            "reference": bool(group["reference"].any()),
+            "n": len(group), "n_ok": len(ok), "success_rate": len(ok) / len(group),
+            "average_duration": mean, "median_duration": median, "std_duration": std,
+            "cv_duration": std / mean if mean else float("nan"),
+            "ci_low": low, "ci_high": high,
+            "rows_per_s": 2 * config[0] / median if median else float("nan"),
+            "average_memory": float(np.mean(memory)) if len(memory) else float("nan"),
+            "median_memory": float(np.median(memory)) if len(memory) else float("nan"),
+            "memory_ci_low": memory_low, "memory_ci_high": memory_high,
+            "median_max_rss_mb": _median(ok.get("max_rss_mb", pd.Series(dtype=float))),
+            "median_wal_bytes": _median(ok.get("wal_bytes", pd.Series(dtype=float))),
+            "median_connections": _median(ok.get("connections", pd.Series(dtype=float))),
+        })
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    parts = []
+    for _, part in table.groupby(CONFIG + ["phase"], sort=True):
+        part = part.copy()
+        floor = part.loc[part["reference"] & (part["n_ok"] > 0), "median_duration"]
+        part["floor_multiple"] = part["median_duration"] / floor.iloc[0] if len(floor) else float("nan")
+        ranked = part.loc[~part["reference"], "median_duration"].rank(method="min")
+        part["rank"] = ranked.reindex(part.index)
+        part["z_duration"] = zscores(part["average_duration"])
+        part["z_memory"] = zscores(part["average_memory"])
+        parts.append(part)
+    table = pd.concat(parts).sort_values(CONFIG + ["phase", "median_duration"], kind="stable")
+    order = [*CONFIG, "test", "strategy", "phase", "library", "technique", "reference", "n", "n_ok",
+             "success_rate", "average_duration", "median_duration", "std_duration", "cv_duration",
+             "ci_low", "ci_high", "rows_per_s", "floor_multiple", "rank", "average_memory",
+             "median_memory", "memory_ci_low", "memory_ci_high", "z_duration", "z_memory",
+             "median_max_rss_mb", "median_wal_bytes", "median_connections"]
+    return table[order].reset_index(drop=True)

@@ -1,0 +1,243 @@
+"""Static figures (PNG at 300 dpi and SVG), one set per configuration.
+
+Readable in print and in greyscale: the colour-blind-safe seaborn palette, insert and update
+told apart by lightness *and* hatching, strategies ordered by median duration, log scales where
+the range spans more than a factor of 20, error bars = the 95% bootstrap CI of the median,
+failed passes written next to their strategy in red, and a provenance line on every figure.
+Output is byte-identical for identical input (fixed SVG hash salt, no dates in metadata).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
+
+PHASE_STYLE = {  # colour-blind palette entries of clearly different lightness, plus hatching
+    "insert": {"color": sns.color_palette("colorblind")[0], "hatch": ""},
+    "update": {"color": sns.color_palette("colorblind")[1], "hatch": "////"},
+}
+FLOOR_LABEL = " (floor)"
+
+
+def setup_style() -> None:
+    sns.set_theme(style="whitegrid", context="paper", font_scale=1.05)
+    plt.rcParams.update({
+        "svg.hashsalt": "postgres-upsert-bench",  # stable element ids in SVG
+        "svg.fonttype": "path",
+        "hatch.linewidth": 0.6,
+        "font.family": "DejaVu Sans",
+        "axes.titleweight": "bold",
+    })
+
+
+def save(fig: plt.Figure, out: Path, name: str) -> list[Path]:
+    paths = [out / f"{name}.png", out / f"{name}.svg"]
+    fig.savefig(paths[0], dpi=300, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(paths[1], bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    plt.close(fig)
+    return paths
+
+
+def _provenance(fig: plt.Figure, text: str) -> None:
+    """A small grey line under everything already drawn (tick labels, axis labels, colour bars)."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    bottom = min(ax.get_tightbbox(renderer).y0 for ax in fig.axes)
+    y = fig.transFigure.inverted().transform((0, bottom))[1]
+    fig.text(0.0, y - 0.01, text, fontsize=6.5, color="#555555", ha="left", va="top",
+             transform=fig.transFigure)
+
+
+def _labels(table: pd.DataFrame) -> dict[str, str]:
+    return {s: s + (FLOOR_LABEL if ref else "") for s, ref in
+            table.groupby("strategy")["reference"].any().items()}
+
+
+def strategy_order(table: pd.DataFrame, column: str = "median_duration") -> list[str]:
+    """Strategies by the mean over phases of `column` (failed-everywhere ones last)."""
+    means = table.groupby("strategy")[column].mean()
+    return list(means.sort_values(na_position="last", kind="stable").index)
+
+
+def _short_number(value: float) -> str:
+    if not np.isfinite(value):
+        return ""
+    if value >= 100:
+        return f"{value:,.0f}"
+    if value >= 10:
+        return f"{value:.1f}".rstrip("0").rstrip(".")
+    return f"{value:.3g}"
+
+
+def _log_if_wide(ax, values) -> bool:
+    values = np.asarray([v for v in values if np.isfinite(v) and v > 0])
+    if len(values) and values.max() / values.min() > 20:
+        ax.set_xscale("log")
+        return True
+    return False
+
+
+def _failure_notes(ax, table: pd.DataFrame, order: list[str], x_text: float) -> None:
+    for i, strategy in enumerate(order):
+        rows = table[table["strategy"] == strategy]
+        failed = {r.phase: (int(r.n - r.n_ok), int(r.n)) for r in rows.itertuples() if r.n_ok < r.n}
+        if failed:
+            text = "FAILED " + ", ".join(f"{phase} {k}/{n}" for phase, (k, n) in sorted(failed.items()))
+            ax.text(x_text, i, text, color="#c00000", fontsize=7, va="center", ha="left",
+                    fontweight="bold", transform=ax.get_yaxis_transform())
+
+
+def _paired_bars(table: pd.DataFrame, value: str, low: str, high: str, xlabel: str, title: str,
+                 provenance: str, marker_at: float | None = None) -> plt.Figure:
+    """Horizontal bars, insert and update side by side per strategy, with CI error bars."""
+    order = strategy_order(table)
+    labels = _labels(table)
+    fig, ax = plt.subplots(figsize=(8.5, 0.55 + 0.36 * len(order) + 0.9))
+    height = 0.38
+    for offset, phase in ((-height / 2, "insert"), (height / 2, "update")):
+        part = table[table["phase"] == phase].set_index("strategy").reindex(order)
+        y = np.arange(len(order)) + offset
+        values = part[value].to_numpy(dtype=float)
+        err_low = np.clip(values - part[low].to_numpy(dtype=float), 0, None)
+        err_high = np.clip(part[high].to_numpy(dtype=float) - values, 0, None)
+        errors = np.nan_to_num(np.vstack([err_low, err_high]))
+        style = PHASE_STYLE[phase]
+        ax.barh(y, np.nan_to_num(values), height=height, color=style["color"], hatch=style["hatch"],
+                edgecolor="black", linewidth=0.4, label=phase, xerr=errors,
+                error_kw={"elinewidth": 0.8, "capsize": 1.5, "ecolor": "black"})
+        for yi, v, hi in zip(y, values, part[high].to_numpy(dtype=float)):
+            if np.isfinite(v):
+                ax.annotate(_short_number(v), xy=(max(v, hi) if np.isfinite(hi) else v, yi),
+                            xytext=(3, 0), textcoords="offset points", va="center", fontsize=6.5)
+    if _log_if_wide(ax, table[value]):
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _short_number(v)))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlim(right=ax.get_xlim()[1] * (1.6 if ax.get_xscale() == "log" else 1.12))
+    if marker_at is not None:
+        ax.axvline(marker_at, color="black", linestyle="--", linewidth=0.8)
+    ax.set_yticks(range(len(order)), [labels[s] for s in order])
+    ax.set_ylim(len(order) - 0.5, -0.5)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, loc="left")
+    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, frameon=False, fontsize=8)
+    _failure_notes(ax, table, order, 1.01)
+    _provenance(fig, provenance)
+    return fig
+
+
+def duration_figure(table: pd.DataFrame, provenance: str) -> plt.Figure:
+    return _paired_bars(table, "median_duration", "ci_low", "ci_high",
+                        "median duration per pass, seconds (error bars: 95% bootstrap CI)",
+                        "Duration per strategy", provenance)
+
+
+def memory_figure(table: pd.DataFrame, provenance: str) -> plt.Figure:
+    return _paired_bars(table, "median_memory", "memory_ci_low", "memory_ci_high",
+                        "peak memory of the pass's process (memray), MB",
+                        "Peak memory per strategy", provenance)
+
+
+def floor_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
+    floors = table[table["reference"] & (table["n_ok"] > 0)].set_index("phase")["median_duration"]
+    if floors.empty:
+        return None
+    scaled = table.copy()
+    for column in ("ci_low", "ci_high"):  # the strategy's CI over the floor's median
+        scaled[column] = scaled[column] / scaled["phase"].map(floors)
+    return _paired_bars(scaled, "floor_multiple", "ci_low", "ci_high",
+                        "median duration as a multiple of the server-only floor (dashed line = 1x)",
+                        "Time as a multiple of the server's own work", provenance, marker_at=1.0)
+
+
+def zscore_figure(table: pd.DataFrame, provenance: str) -> plt.Figure:
+    """The original's scatter: z of average duration vs z of average memory, per phase."""
+    phases = [p for p in ("insert", "update") if p in set(table["phase"])]
+    fig, axes = plt.subplots(1, len(phases), figsize=(6.2 * len(phases), 5.6), squeeze=False)
+    for ax, phase in zip(axes[0], phases):
+        part = table[(table["phase"] == phase) & table["z_duration"].notna()].sort_values("z_memory")
+        style = PHASE_STYLE[phase]
+        ax.scatter(part["z_duration"], part["z_memory"], s=28, color=style["color"],
+                   edgecolor="black", linewidth=0.5, zorder=3)
+        xlo, xhi = part["z_duration"].min(), part["z_duration"].max()
+        ylo, yhi = part["z_memory"].min(), part["z_memory"].max()
+        pad_x, pad_y = 0.08 * (xhi - xlo or 1), 0.12 * (yhi - ylo or 1)
+        ax.set_xlim(xlo - pad_x, xhi + pad_x)
+        ax.set_ylim(ylo - pad_y, yhi + pad_y)
+        span = ax.get_ylim()
+        ax.axvspan(xlo - pad_x, 0, ymin=0, ymax=(0 - span[0]) / (span[1] - span[0]),
+                   color="#e8e8e8", zorder=0)
+        ax.text(xlo - pad_x * 0.8, span[0] + 0.02 * (span[1] - span[0]), "best: faster and leaner",
+                fontsize=7, style="italic", va="bottom")
+        ax.axhline(0, color="black", linewidth=0.5)
+        ax.axvline(0, color="black", linewidth=0.5)
+        # labels in a column on the right, each joined to its point: nothing overlaps
+        count = len(part)
+        for i, row in enumerate(part.itertuples()):
+            y_label = (i + 0.5) / max(count, 1)
+            ax.annotate(row.strategy + (FLOOR_LABEL if row.reference else ""),
+                        xy=(row.z_duration, row.z_memory), xycoords="data",
+                        xytext=(1.03, y_label), textcoords="axes fraction", fontsize=6.5,
+                        va="center", arrowprops={"arrowstyle": "-", "color": "#888888", "linewidth": 0.4})
+        ax.set_xlabel("z-score of average duration (lower = faster)")
+        ax.set_ylabel("z-score of average peak memory (lower = leaner)")
+        ax.set_title(f"{phase}: duration vs memory", loc="left")
+    fig.subplots_adjust(wspace=0.95)
+    _provenance(fig, provenance)
+    return fig
+
+
+def heatmap_figure(pairs: pd.DataFrame, phase: str, provenance: str) -> plt.Figure | None:
+    """Cliff's delta of row vs column durations; arrows where Holm-corrected p < 0.05."""
+    part = pairs[(pairs["phase"] == phase) & (pairs["test"] == "mann-whitney")]
+    if part.empty:
+        return None
+    order = sorted(set(part["a"]) | set(part["b"]),
+                   key=lambda s: np.nanmedian(list(part.loc[part["a"] == s, "median_a"])
+                                              + list(part.loc[part["b"] == s, "median_b"])))
+    index = {s: i for i, s in enumerate(order)}
+    delta = np.full((len(order), len(order)), np.nan)
+    arrows = np.full(delta.shape, "", dtype=object)
+    for row in part.itertuples():
+        i, j = index[row.b], index[row.a]  # b is the slower one: delta(b vs a) >= 0
+        delta[i, j], delta[j, i] = row.cliffs_delta, -row.cliffs_delta
+        if row.significant is True:
+            arrows[i, j], arrows[j, i] = "▲", "▼"
+    np.fill_diagonal(delta, 0.0)
+    # numbers as well as colours: the sign survives greyscale printing
+    marks = np.array([[("" if i == j else f"{delta[i, j]:+.1f}{arrows[i, j]}")
+                       for j in range(len(order))] for i in range(len(order))], dtype=object)
+    size = 2.2 + 0.3 * len(order)
+    fig, ax = plt.subplots(figsize=(size + 1.6, size))
+    sns.heatmap(pd.DataFrame(delta, index=order, columns=order), ax=ax, cmap="vlag", vmin=-1, vmax=1,
+                square=True, linewidths=0.3, linecolor="white", annot=marks, fmt="",
+                annot_kws={"fontsize": 5.5, "color": "black"},
+                cbar_kws={"label": "Cliff's delta, row vs column\n(+1: row always slower)", "shrink": 0.5})
+    ax.figure.axes[-1].yaxis.label.set_size(8)
+    ax.figure.axes[-1].tick_params(labelsize=7)
+    too_few = part["note"].fillna("").str.len().gt(0).any()
+    subtitle = ("fewer than 5 repeats: no significance tests, colours show effect size only"
+                if too_few else "▲ row significantly slower, ▼ faster (Mann-Whitney U, Holm-corrected p < 0.05)")
+    ax.set_title(f"{phase}: pairwise comparison of durations", loc="left", fontsize=9, pad=16)
+    ax.text(0, 1.012, subtitle, transform=ax.transAxes, fontsize=7, va="bottom", ha="left")
+    ax.tick_params(labelsize=7)
+    _provenance(fig, provenance)
+    return fig
+
+
+FIGURES: dict[str, Callable] = {
+    "duration": duration_figure,
+    "memory": memory_figure,
+    "floor_multiple": floor_figure,
+    "zscores": zscore_figure,
+}

