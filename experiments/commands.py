@@ -106,6 +106,7 @@ def serve(spec: ServerSpec, echo) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in the background
     with open_target(spec, run_id="serve") as target:
         with psycopg.connect(target.dsn, autocommit=True) as conn:
             schema.create_tables(conn)

@@ -76,6 +76,8 @@ class Runner:
     # -- the whole run ---------------------------------------------------------------
     def run(self) -> int:
         previous = signal.signal(signal.SIGTERM, _raise_interrupted)
+        # a shell starts background jobs with SIGINT ignored; `kill -INT` must still stop us
+        previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             for spec in self.specs:
                 log_dir = self.settings.path(self.settings.results_dir) / self.run_id
@@ -90,6 +92,7 @@ class Runner:
             return 130
         finally:
             signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGINT, previous_int)
             self._close()
         self._print_summary()
         failed = [r for r in self.rows if not r["success"]]

@@ -21,6 +21,11 @@ PHASES = ("insert", "update")
 USER_COLUMNS = ("id", "name", "email", "bio", "karma")
 ADDRESS_COLUMNS = ("id", "user_id", "street", "city", "postcode")
 COLUMNS = {"users": USER_COLUMNS, "addresses": ADDRESS_COLUMNS}
+# PostgreSQL type of each column, in COLUMNS order (schema.py's DDL; a test keeps them equal)
+COLUMN_TYPES = {
+    "users": ("integer", "text", "text", "text", "integer"),
+    "addresses": ("integer", "integer", "text", "text", "text"),
+}
 
 # Values that break naive escaping. Consecutive entries differ, so the update phase (which
 # takes the next entry) changes every row. None is SQL NULL, "" is the empty string.

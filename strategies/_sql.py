@@ -1,11 +1,23 @@
 """SQL text shared by the strategies that write raw `INSERT ... ON CONFLICT` statements."""
 
-from experiments.workload import COLUMNS
+from experiments.workload import COLUMN_TYPES, COLUMNS
 
 
 def column_list(table: str) -> str:
     """`id, name, email, ...` for `table`."""
     return ", ".join(COLUMNS[table])
+
+
+def placeholders(table: str, style: str = "%s") -> str:
+    """`(%s, %s, ...)` for one row of `table`; style "$" gives asyncpg's `($1, $2, ...)`."""
+    count = len(COLUMNS[table])
+    marks = [f"${n}" for n in range(1, count + 1)] if style == "$" else [style] * count
+    return f"({', '.join(marks)})"
+
+
+def column_types(table: str, suffix: str = "") -> tuple[str, ...]:
+    """The PostgreSQL type of each column of `table` (`suffix="[]"` for array types)."""
+    return tuple(t + suffix for t in COLUMN_TYPES[table])
 
 
 def update_set(table: str, source: str = "EXCLUDED") -> str:

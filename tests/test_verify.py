@@ -55,3 +55,16 @@ def test_missing_and_extra_rows(loaded):
     assert not check.counts_ok and not check.success
     assert "1 addresses rows missing (first id 5)" in check.problem
     assert "1 unexpected users rows (first id 9999)" in check.problem
+
+
+def test_column_types_match_the_tables(conn):
+    """workload.COLUMN_TYPES (used by typed strategies) must describe schema.py's DDL."""
+    from experiments.workload import COLUMN_TYPES, COLUMNS
+
+    schema.create_tables(conn)
+    for table, columns in COLUMNS.items():
+        found = conn.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = %s ORDER BY ordinal_position",
+            (table,)).fetchall()
+        assert found == list(zip(columns, COLUMN_TYPES[table]))
