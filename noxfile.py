@@ -9,8 +9,6 @@ lock each time, which costs well under a second when nothing changed.
 Arguments after `--` go to the command: `nox -s bench -- --repeat 5 --items 100000`.
 """
 
-import sys
-
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -37,6 +35,20 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session
+def sweep(session: nox.Session) -> None:
+    """The scaling grid: nox -s sweep -- --items 1000,10000,100000 --threads 1,2,4,8 --repeat 3."""
+    install_locked(session)
+    session.run("python", "-m", "experiments", "sweep", *session.posargs)
+
+
+@nox.session
+def compare(session: nox.Session) -> None:
+    """Compare two runs: nox -s compare -- RUN_A RUN_B [--fail-on-slower 'psycopg*']."""
+    install_locked(session)
+    session.run("python", "-m", "experiments", "compare", *session.posargs)
+
+
+@nox.session
 def tests(session: nox.Session) -> None:
     """The test suite, against a real PostgreSQL it starts itself."""
     install_locked(session)
@@ -57,10 +69,11 @@ def describe(session: nox.Session) -> None:
     session.run("python", "-m", "experiments", "describe", *session.posargs)
 
 
-@nox.session(venv_backend="none")
+@nox.session
 def clean(session: nox.Session) -> None:
-    """Remove run folders, memray captures, leftover servers and their data (never figures/)."""
-    session.run(sys.executable, "-m", "experiments", "clean", *session.posargs)
+    """Remove run folders, memray captures, leftover servers, containers and data (never figures/)."""
+    install_locked(session)
+    session.run("python", "-m", "experiments", "clean", *session.posargs)
 
 
 @nox.session(venv_backend="uv")

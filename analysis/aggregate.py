@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.load import CONFIG
+from analysis.load import COMPREHENSIBILITY, CONFIG
 from analysis.stats import median_ci, zscores
 
 
@@ -52,6 +52,12 @@ def aggregate(passes: pd.DataFrame) -> pd.DataFrame:
             "median_max_rss_mb": _median(ok.get("max_rss_mb", pd.Series(dtype=float))),
             "median_wal_bytes": _median(ok.get("wal_bytes", pd.Series(dtype=float))),
             "median_connections": _median(ok.get("connections", pd.Series(dtype=float))),
+            "median_statements": _median(ok.get("statements", pd.Series(dtype=float))),
+            "median_wal_per_row": _median(ok.get("wal_bytes", pd.Series(dtype=float))) / (2 * config[0]),
+            "median_dead_tuples": _median(ok.get("dead_tuples", pd.Series(dtype=float))),
+            "median_hot_updates": _median(ok.get("hot_updates", pd.Series(dtype=float))),
+            "median_table_bytes": _median(ok.get("table_bytes", pd.Series(dtype=float))),
+            **{c: _first(group, c, None) for c in COMPREHENSIBILITY},
         })
     table = pd.DataFrame(rows)
     if table.empty:
@@ -71,5 +77,7 @@ def aggregate(passes: pd.DataFrame) -> pd.DataFrame:
              "success_rate", "average_duration", "median_duration", "std_duration", "cv_duration",
              "ci_low", "ci_high", "rows_per_s", "floor_multiple", "rank", "average_memory",
              "median_memory", "memory_ci_low", "memory_ci_high", "z_duration", "z_memory",
-             "median_max_rss_mb", "median_wal_bytes", "median_connections"]
+             "median_max_rss_mb", "median_wal_bytes", "median_wal_per_row", "median_table_bytes",
+             "median_dead_tuples", "median_hot_updates", "median_connections", "median_statements",
+             *COMPREHENSIBILITY]
     return table[order].reset_index(drop=True)

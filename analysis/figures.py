@@ -148,6 +148,14 @@ def memory_figure(table: pd.DataFrame, provenance: str) -> plt.Figure:
                         "Peak memory per strategy", provenance)
 
 
+def wal_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
+    if "median_wal_per_row" not in table or table["median_wal_per_row"].notna().sum() == 0:
+        return None
+    return _paired_bars(table, "median_wal_per_row", "median_wal_per_row", "median_wal_per_row",
+                        "WAL written per row (users + addresses), bytes, median of the passes",
+                        "What each strategy costs the server: WAL per row", provenance)
+
+
 def floor_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
     floors = table[table["reference"] & (table["n_ok"] > 0)].set_index("phase")["median_duration"]
     if floors.empty:
@@ -211,7 +219,7 @@ def heatmap_figure(pairs: pd.DataFrame, phase: str, provenance: str) -> plt.Figu
     for row in part.itertuples():
         i, j = index[row.b], index[row.a]  # b is the slower one: delta(b vs a) >= 0
         delta[i, j], delta[j, i] = row.cliffs_delta, -row.cliffs_delta
-        if row.significant is True:
+        if row.significant == True:  # noqa: E712 (numpy or Python bool)
             arrows[i, j], arrows[j, i] = "▲", "▼"
     np.fill_diagonal(delta, 0.0)
     # numbers as well as colours: the sign survives greyscale printing
@@ -227,10 +235,51 @@ def heatmap_figure(pairs: pd.DataFrame, phase: str, provenance: str) -> plt.Figu
     ax.figure.axes[-1].tick_params(labelsize=7)
     too_few = part["note"].fillna("").str.len().gt(0).any()
     subtitle = ("fewer than 5 repeats: no significance tests, colours show effect size only"
-                if too_few else "▲ row significantly slower, ▼ faster (Mann-Whitney U, Holm-corrected p < 0.05)")
+                if too_few else "▲ row significantly slower, ▼ faster (Welch's t on log durations, "
+                                "Holm-corrected p < 0.05)")
     ax.set_title(f"{phase}: pairwise comparison of durations", loc="left", fontsize=9, pad=16)
     ax.text(0, 1.012, subtitle, transform=ax.transAxes, fontsize=7, va="bottom", ha="left")
     ax.tick_params(labelsize=7)
+    _provenance(fig, provenance)
+    return fig
+
+
+def versions_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
+    """Median duration per strategy on each PostgreSQL version of the same items/threads/machine,
+    side by side per phase (version matrix runs)."""
+    versions = sorted(table["pg_version"].astype(str).unique(),
+                      key=lambda v: [int(x) if x.isdigit() else x for x in v.replace("-", ".").split(".")])
+    if len(versions) < 2:
+        return None
+    order = strategy_order(table)
+    labels = _labels(table)
+    palette = sns.color_palette("colorblind", len(versions))
+    hatches = ["", "////", "....", "xxxx", "\\\\", "oo"]
+    phases = [p for p in ("insert", "update") if p in set(table["phase"])]
+    fig, axes = plt.subplots(1, len(phases), figsize=(7.0 * len(phases), 0.9 + 0.42 * len(order) + 0.9),
+                             squeeze=False, sharey=True)
+    height = 0.8 / len(versions)
+    for ax, phase in zip(axes[0], phases):
+        for k, version in enumerate(versions):
+            part = table[(table["phase"] == phase) & (table["pg_version"].astype(str) == version)]
+            part = part.groupby("strategy")[["median_duration", "ci_low", "ci_high"]].first().reindex(order)
+            y = np.arange(len(order)) - 0.4 + height * (k + 0.5)
+            values = part["median_duration"].to_numpy(dtype=float)
+            errors = np.nan_to_num(np.vstack([np.clip(values - part["ci_low"].to_numpy(dtype=float), 0, None),
+                                              np.clip(part["ci_high"].to_numpy(dtype=float) - values, 0, None)]))
+            ax.barh(y, np.nan_to_num(values), height=height, color=palette[k], hatch=hatches[k % len(hatches)],
+                    edgecolor="black", linewidth=0.4, label=f"PostgreSQL {version}", xerr=errors,
+                    error_kw={"elinewidth": 0.7, "capsize": 1.2})
+        if _log_if_wide(ax, table["median_duration"]):
+            ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _short_number(v)))
+            ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_yticks(range(len(order)), [labels[s] for s in order])
+        ax.set_ylim(len(order) - 0.5, -0.5)
+        ax.set_xlabel("median duration per pass, seconds (95% bootstrap CI)")
+        ax.set_title(f"{phase}: PostgreSQL versions side by side", loc="left")
+    axes[0][-1].legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=len(versions), frameon=False,
+                       fontsize=8)
     _provenance(fig, provenance)
     return fig
 
@@ -239,5 +288,6 @@ FIGURES: dict[str, Callable] = {
     "duration": duration_figure,
     "memory": memory_figure,
     "floor_multiple": floor_figure,
+    "wal_per_row": wal_figure,
     "zscores": zscore_figure,
 }

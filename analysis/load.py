@@ -9,6 +9,7 @@ A results.csv that cannot be read is reported by name and skipped; runs can be p
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ import pandas as pd
 from experiments.errors import UsageError
 
 CONFIG = ["items", "threads", "pg_version", "backend", "machine"]
+COMPREHENSIBILITY = ["loc", "complexity", "apis", "raw_sql"]  # from the run's manifest
 REQUIRED = ["run_id", "strategy", "phase", "repeat", "items", "threads", "pg_version", "backend",
             "duration_s", "peak_memory_mb", "success"]
 
@@ -32,6 +34,21 @@ class Loaded:
 def machine_label(manifest: dict) -> str:
     m = manifest.get("machine", {})
     return f"{m.get('cpu_model', '?')} x{m.get('cpu_count', '?')}, {round(m.get('memory_gb', 0))} GB"
+
+
+def _measure_if_unchanged(strategy: dict) -> dict:
+    """Comprehensibility of a strategy from a run that predates recording it: measured from
+    the file as it is now, but only when its sha256 matches the one the run recorded."""
+    from experiments import REPO_ROOT
+    from experiments.comprehensibility import measure
+
+    path = REPO_ROOT / strategy.get("file", "")
+    try:
+        same = hashlib.sha256(path.read_bytes()).hexdigest() == strategy.get("sha256")
+    except OSError:
+        return {}
+    measured = measure(path) if same else None
+    return measured.as_dict() if measured else {}
 
 
 def _as_bool(series: pd.Series) -> pd.Series:
@@ -61,6 +78,10 @@ def _read_run(folder: Path) -> tuple[pd.DataFrame, dict]:
     if "reference" not in frame:
         frame["reference"] = False
     frame["machine"] = machine_label(manifest)
+    measured = {s["name"]: s.get("comprehensibility") or _measure_if_unchanged(s)
+                for s in manifest.get("strategies", [])}
+    for column in COMPREHENSIBILITY:
+        frame[column] = frame["strategy"].map(lambda name, c=column: measured.get(name, {}).get(c))
     return frame, manifest
 
 
@@ -75,7 +96,7 @@ def _select(folders: list[Path], runs: str | None, since: str | None) -> list[Pa
 
 
 def load_runs(results_dir: Path, runs: str | None = None, since: str | None = None,
-              items: int | None = None, warn=print) -> Loaded:
+              items: int | None = None, warn=print, sweep: str | None = None) -> Loaded:
     if not results_dir.is_dir():
         raise UsageError(f"no results folder {results_dir}: run `make bench` first")
     folders = sorted(p for p in results_dir.iterdir() if (p / "results.csv").exists())
@@ -95,6 +116,15 @@ def load_runs(results_dir: Path, runs: str | None = None, since: str | None = No
             continue
         frames.append(frame)
         manifests[folder.name] = manifest
+    if sweep:
+        ids = sorted({(m.get("sweep") or {}).get("id") for m in manifests.values()} - {None})
+        wanted = ids[-1] if sweep == "latest" and ids else sweep
+        keep = {r for r, m in manifests.items() if (m.get("sweep") or {}).get("id") == wanted}
+        frames = [f for f in frames if f["run_id"].iloc[0] in keep]
+        manifests = {r: m for r, m in manifests.items() if r in keep}
+        if not frames:
+            raise UsageError(f"no runs of sweep {sweep!r} in {results_dir}"
+                             + (f" (sweeps: {', '.join(ids)})" if ids else " (no sweep has run)"))
     if not frames:
         raise UsageError(f"no readable runs in {results_dir} match"
                          + (f" --runs {runs}" if runs else "") + (f" --since {since}" if since else ""))

@@ -64,5 +64,7 @@ def cliffs_delta(a, b) -> float:
 
 def zscores(values) -> np.ndarray:
     v = np.asarray(values, dtype=float)
+    if np.isnan(v).all():
+        return v
     spread = np.nanstd(v)
     return np.zeros_like(v) if not spread else (v - np.nanmean(v)) / spread

@@ -10,3 +10,5 @@ SERVER_DIR_PREFIX = "upsert-bench-pg-"
 SCRATCH_DIR_PREFIX = "upsert-bench-worker-"
 BIN_CACHE_PREFIX = "upsert-bench-pgbin-"
 OWNER_FILE = "harness.pid"  # in each of the first two: the pid of the run that owns it
+# Docker containers a run starts carry this label (and f"{DOCKER_LABEL}.run-id")
+DOCKER_LABEL = "org.postgres-upsert-bench"

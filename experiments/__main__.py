@@ -28,7 +28,10 @@ RUN_FLAGS = {  # flag -> (setting name, help)
     "--pg": ("PG", "embedded PostgreSQL major version(s): 16, 18, or 16,18 (PG; default newest)"),
     "--timeout": ("TIMEOUT", "seconds one pass may take before it is killed (TIMEOUT)"),
     "--seed": ("SEED", "seed of the strategy order shuffle (SEED; default a fresh one)"),
-    "--dsn": ("DATABASE_URL", "run against this existing server instead (DATABASE_URL)"),
+    "--pg-bin": ("PG_BIN", "folder with initdb and postgres to use (PG_BIN; = --pg local)"),
+    "--dsn": ("DATABASE_URL", "run against this existing server instead (DATABASE_URL); "
+                              "prefer the environment variable, argv is visible to `ps`"),
+    "--schema": ("SCHEMA", "with --dsn: the private schema to create (default upsert_bench_<run>)"),
     "--results-dir": ("RESULTS_DIR", "where run folders go (RESULTS_DIR)"),
     "--strategies-dir": ("STRATEGIES_DIR", "folder of strategy files (STRATEGIES_DIR)"),
 }
@@ -44,17 +47,37 @@ def _items(text: str) -> int:
     return value
 
 
+def _add_run_flags(parser: argparse.ArgumentParser) -> None:
+    for flag, (_, help_text) in RUN_FLAGS.items():
+        parser.add_argument(flag, help=help_text)
+    parser.add_argument("--pg-setting", action="append", metavar="NAME=VALUE", dest="pg_setting",
+                        help="server setting for every server the run starts, repeatable (PG_SETTINGS)")
+    parser.add_argument("--keep-schema", action="store_const", const="1", dest="KEEP_SCHEMA",
+                        help="with --dsn: keep the schema and its tables after the run (KEEP_SCHEMA=1)")
+    parser.add_argument("--contention", action="store_const", const="1", dest="CONTENTION",
+                        help="race the update pass against a second writer on the same keys (CONTENTION=1)")
+    parser.add_argument("--no-memory", action="store_const", const="0", dest="MEASURE_MEMORY",
+                        help="skip the memray-tracked process of every pass (MEASURE_MEMORY=0)")
+    parser.add_argument("--keep-captures", action="store_const", const="1", dest="KEEP_CAPTURES",
+                        help="keep memray capture files in the run folder (KEEP_CAPTURES=1)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m experiments", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = commands.add_parser("run", aliases=["test_all", "test-all"], help="run the benchmark")
-    for flag, (_, help_text) in RUN_FLAGS.items():
-        run.add_argument(flag, help=help_text)
-    run.add_argument("--no-memory", action="store_const", const="0", dest="MEASURE_MEMORY",
-                     help="skip the memray-tracked process of every pass (MEASURE_MEMORY=0)")
-    run.add_argument("--keep-captures", action="store_const", const="1", dest="KEEP_CAPTURES",
-                     help="keep memray capture files in the run folder (KEEP_CAPTURES=1)")
+    _add_run_flags(run)
+    sweep = commands.add_parser("sweep", help="run the benchmark over a grid of items x threads")
+    _add_run_flags(sweep)
+
+    compare = commands.add_parser("compare", help="compare two runs (or two servers of one run)")
+    compare.add_argument("a", help="run id or glob, optionally RUN:SERVER (e.g. RUN:embedded:16)")
+    compare.add_argument("b", help="the run to compare with A")
+    compare.add_argument("--fail-on-slower", metavar="NAMES",
+                         help="exit 1 if one of these strategies (names or globs) got significantly slower")
+    compare.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    compare.add_argument("--results-dir", help="where the run folders are (RESULTS_DIR)")
 
     describe = commands.add_parser("describe", help="list the strategies as Markdown")
     describe.add_argument("--strategies", help="names or globs (default all)")
@@ -80,11 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--runs", help="run ids or globs, comma-separated (default: all)")
         sub.add_argument("--since", help="runs started on or after this date (YYYY-MM-DD) or run id")
         sub.add_argument("--items", type=_items, help="only passes with this many items")
+        sub.add_argument("--sweep", help="only the runs of this sweep id, or 'latest'")
         sub.add_argument("--results-dir", help="where the run folders are (RESULTS_DIR)")
         if name == "figures":
             sub.add_argument("--out", default="figures", help="output folder (default figures/)")
     commands.add_parser("graph", help="the original's name for `figures`").set_defaults(
-        runs=None, since=None, items=None, results_dir=None, out="figures")
+        runs=None, since=None, items=None, results_dir=None, out="figures", sweep=None)
 
     serve = commands.add_parser("serve", help="start an embedded server that stays up until Ctrl-C")
     serve.add_argument("--pg", help="embedded major version (default newest)")
@@ -138,7 +162,7 @@ def _analysis(command: str, args: argparse.Namespace) -> int:
         out = out if out.is_absolute() else REPO_ROOT / out
         started = time.perf_counter()
         written = build(results_dir, out, args.runs, args.since, args.items,
-                        echo=lambda line: print(line, file=sys.stderr))
+                        echo=lambda line: print(line, file=sys.stderr), sweep=args.sweep)
         for path in written:
             print(path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path)
         print(f"{len(written)} files in {out} ({time.perf_counter() - started:.1f} s)", file=sys.stderr)
@@ -148,7 +172,7 @@ def _analysis(command: str, args: argparse.Namespace) -> int:
     from analysis.load import load_runs
 
     loaded = load_runs(results_dir, args.runs, args.since, args.items,
-                       warn=lambda line: print(line, file=sys.stderr))
+                       warn=lambda line: print(line, file=sys.stderr), sweep=args.sweep)
     table = aggregate(loaded.passes)
     if command == "correlate":
         table = correlate(table)
@@ -170,12 +194,32 @@ def _dispatch(args: argparse.Namespace) -> int:
     from experiments import commands
     from experiments.catalog import discover, select
 
-    if command in ("run", "test-all"):
+    if command in ("run", "test-all", "sweep"):
         from experiments.runner import Runner
 
         cli = {setting: getattr(args, flag.lstrip("-").replace("-", "_")) for flag, (setting, _) in RUN_FLAGS.items()}
-        cli.update(MEASURE_MEMORY=args.MEASURE_MEMORY, KEEP_CAPTURES=args.KEEP_CAPTURES)
-        return Runner(_settings(cli)).run()
+        cli.update(MEASURE_MEMORY=args.MEASURE_MEMORY, KEEP_CAPTURES=args.KEEP_CAPTURES,
+                   KEEP_SCHEMA=args.KEEP_SCHEMA, CONTENTION=args.CONTENTION,
+                   PG_SETTINGS=";".join(args.pg_setting) if args.pg_setting else None)
+        if command != "sweep":
+            return Runner(_settings(cli)).run()
+        from experiments.sweep import parse_list, run_sweep
+
+        settings = _settings(dict(cli, TOTAL_ITEMS=None, TOTAL_THREADS=None))
+        items = parse_list(cli["TOTAL_ITEMS"] or str(settings.items), "--items")
+        threads = parse_list(cli["TOTAL_THREADS"] or str(settings.threads), "--threads")
+        return run_sweep(settings, items, threads)
+    if command == "compare":
+        from analysis.compare import compare, render, slower
+
+        table = compare(_results_dir(args.results_dir), args.a, args.b, args.alpha)
+        print(render(table, args.a, args.b))
+        if args.fail_on_slower:
+            regressions = slower(table, args.fail_on_slower)
+            if regressions:
+                print(f"significantly slower: {', '.join(regressions)}", file=sys.stderr)
+                return 1
+        return 0
     if command == "describe":
         settings = _settings({"STRATEGIES": args.strategies, "STRATEGIES_DIR": args.strategies_dir})
         strategies = select(discover(settings.path(settings.strategies_dir)), settings.strategies)
@@ -184,7 +228,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command == "serve":
         from experiments.servers import parse_pg
 
-        spec = parse_pg(_settings({"PG": args.pg}).pg)[0]
+        settings = _settings({"PG": args.pg})
+        spec = parse_pg(settings.pg, settings.pg_bin)[0]
         commands.serve(spec, print)
         return 0
     dsn = args.dsn or _settings().database_url

@@ -1,10 +1,11 @@
 """`nox -s clean` / `make clean` / `python -m experiments clean [--dry-run]`.
 
 Removes run folders under results/ (memray captures live inside them), and what a killed run
-left behind: embedded PostgreSQL servers still running, their temporary data folders, worker
-scratch folders and the copied binaries root uses. Anything belonging to a run that is still
-alive (its harness process exists) is left alone. Never touches figures/. Standard library only,
-so it runs without the benchmark's environment.
+left behind: PostgreSQL servers still running (embedded or local binaries), their temporary data
+folders, worker scratch folders, the copied binaries root uses, and Docker containers carrying
+the project's label. Anything belonging to a run that is still alive (its harness process
+exists) is left alone. Never touches figures/. The standard library is enough for everything
+but the containers, which need the docker package and a reachable engine (else they are skipped).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from experiments import (BIN_CACHE_PREFIX, OWNER_FILE, REPO_ROOT, SCRATCH_DIR_PREFIX,
+from experiments import (BIN_CACHE_PREFIX, DOCKER_LABEL, OWNER_FILE, REPO_ROOT, SCRATCH_DIR_PREFIX,
                          SERVER_DIR_PREFIX)
 
 
@@ -93,6 +94,20 @@ def leftover_servers(tmp: Path) -> list[tuple[int, str]]:
     return servers
 
 
+def leftover_containers() -> tuple[list, str]:
+    """Containers with the project's label, and a note when Docker could not be asked."""
+    try:
+        import docker
+    except ImportError:
+        return [], "docker package not installed: containers not checked"
+    try:
+        client = docker.from_env(timeout=5)
+        client.ping()
+        return client.containers.list(all=True, filters={"label": DOCKER_LABEL}), ""
+    except Exception:  # no engine: nothing of ours can be running in it
+        return [], ""
+
+
 def _stop(pid: int) -> None:
     for sig, wait_s in ((signal.SIGINT, 10.0), (signal.SIGKILL, 5.0)):
         try:
@@ -116,6 +131,15 @@ def clean(results_dir: Path, dry_run: bool, echo=print, tmp: Path | None = None)
         echo(f"{'would stop' if dry_run else 'stopped'} leftover PostgreSQL server pid {pid} ({data})")
         if not dry_run:
             _stop(pid)
+    containers, note = leftover_containers()
+    for container in containers:
+        found += 1
+        run_id = (container.labels or {}).get(f"{DOCKER_LABEL}.run-id", "?")
+        echo(f"{verb} container {container.name} (run {run_id})")
+        if not dry_run:
+            container.remove(force=True, v=True)
+    if note:
+        echo(note)
     folders, any_alive = leftover_folders(tmp)
     for folder in folders:
         found += 1

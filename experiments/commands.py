@@ -16,6 +16,7 @@ from psycopg import sql
 
 from experiments import schema
 from experiments.catalog import Strategy
+from experiments.comprehensibility import measure
 from experiments.config import redact_dsn
 from experiments.errors import UsageError
 from experiments.servers import ServerSpec, connect_error, open_target, with_search_path
@@ -44,6 +45,11 @@ def describe(strategies: list[Strategy]) -> str:
             if strategy.tags:
                 tags = ", ".join(f"{k}: `{v}`" for k, v in strategy.tags.items())
                 out += [f"*Tags:* {tags}", ""]
+            size = measure(strategy.path)
+            if size:
+                out += [f"*Size:* {size.loc} lines of code, cyclomatic complexity {size.complexity}, "
+                        f"{size.apis} library APIs, {'raw SQL' if size.raw_sql else 'no raw SQL'} "
+                        "(a proxy: see README)", ""]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -107,7 +113,7 @@ def serve(spec: ServerSpec, echo) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in the background
-    with open_target(spec, run_id="serve") as target:
+    with open_target(spec, run_id="serve", application="upsert-bench:serve") as target:
         with psycopg.connect(target.dsn, autocommit=True) as conn:
             schema.create_tables(conn)
         echo(f"PostgreSQL {target.server_version} is up with empty tables users and addresses.")

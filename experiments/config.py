@@ -54,13 +54,17 @@ def _seed(text: str) -> int | None:
 
 
 def _pg(text: str) -> str:
-    from experiments.servers import parse_pg  # late import: servers imports config helpers
-
-    parse_pg(text)  # validates, raises UsageError with the accepted values
-    return text.strip()
+    return text.strip()  # validated with PG_BIN by experiments.servers.parse_pg (Runner)
 
 
 def _text(text: str) -> str:
+    return text.strip()
+
+
+def _pg_settings(text: str) -> str:
+    from experiments.servers import parse_pg_settings
+
+    parse_pg_settings(text)
     return text.strip()
 
 
@@ -70,13 +74,18 @@ PARSERS: dict[str, tuple[str, Callable[[str], object]]] = {
     "TOTAL_THREADS": ("threads", _positive_int("--threads / TOTAL_THREADS", 256)),
     "REPEAT": ("repeat", _positive_int("--repeat / REPEAT", 10_000)),
     "PG": ("pg", _pg),
+    "PG_SETTINGS": ("pg_settings", _pg_settings),
+    "PG_BIN": ("pg_bin", _text),
     "DATABASE_URL": ("database_url", _text),
+    "SCHEMA": ("schema", _text),
+    "KEEP_SCHEMA": ("keep_schema", _flag("KEEP_SCHEMA")),
     "TIMEOUT": ("timeout", _positive_int("--timeout / TIMEOUT", 7 * 24 * 3600)),
     "STRATEGIES": ("strategies", _text),
     "STRATEGIES_DIR": ("strategies_dir", _text),
     "RESULTS_DIR": ("results_dir", _text),
     "SEED": ("seed", _seed),
     "MEASURE_MEMORY": ("measure_memory", _flag("MEASURE_MEMORY")),
+    "CONTENTION": ("contention", _flag("CONTENTION")),
     "KEEP_CAPTURES": ("keep_captures", _flag("KEEP_CAPTURES")),
 }
 SECRET_NAMES = {"DATABASE_URL"}
@@ -88,13 +97,18 @@ class Settings:
     threads: int
     repeat: int
     pg: str
+    pg_settings: str
+    pg_bin: str
     database_url: str
+    schema: str
+    keep_schema: bool
     timeout: int
     strategies: str
     strategies_dir: str
     results_dir: str
     seed: int | None
     measure_memory: bool
+    contention: bool
     keep_captures: bool
     # where each value came from: "cli", "environment", ".env" or ".env_dist"
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)

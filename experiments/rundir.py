@@ -30,10 +30,15 @@ COLUMNS = [
     # additions
     "test",  # <strategy>-<phase>, the original's name for a row
     "connections",  # connections the timed process opened (pg_stat_database.sessions)
+    "statements",  # statements it ran (pg_stat_statements, when preloaded; else empty)
     "library", "technique", "reference",
     "memory_duration_s",  # main()'s duration inside the memray-tracked process
     "memory_max_rss_mb",  # that process's peak RSS (memray's own overhead included)
     "order", "seed", "server", "started_at",
+    "error_kind",  # unique_violation, deadlock, serialization_failure, timeout, wrong_values, other
+    # contention mode (--contention), update pass only
+    "contention", "contender_rows", "contender_retries", "contender_errors",
+    "rows_won_by_contender", "torn_rows",
 ]
 
 

@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from contextlib import nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -33,13 +34,16 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColum
                            TimeElapsedColumn, TimeRemainingColumn)
 from rich.table import Table
 
-from experiments import OWNER_FILE, REPO_ROOT, SCRATCH_DIR_PREFIX, manifest, schema, server_stats
+from experiments import (OWNER_FILE, REPO_ROOT, SCRATCH_DIR_PREFIX, contention, manifest, schema,
+                         server_stats)
 from experiments.catalog import Strategy, discover, select
 from experiments.config import Settings
 from experiments.memory import memray_command, read_capture
 from experiments.process import ProcessOutcome, run_worker
 from experiments.rundir import RunFolder, git_diff_text, git_state, new_run_id
-from experiments.servers import ServerSpec, Target, open_target, parse_pg
+from experiments.errors import UsageError
+from experiments.servers import (MIN_MAJOR, ServerOptions, ServerSpec, Target, open_target, parse_pg,
+                                 parse_pg_settings)
 from experiments.verify import Verification, verify
 from experiments.workload import PHASES, Workload
 
@@ -61,10 +65,13 @@ class Runner:
         folder = settings.path(settings.strategies_dir)
         self.strategies: list[Strategy] = select(discover(folder), settings.strategies)
         self.specs: list[ServerSpec] = (
-            [ServerSpec("dsn")] if settings.database_url else parse_pg(settings.pg)
+            [ServerSpec("dsn")] if settings.database_url else parse_pg(settings.pg, settings.pg_bin)
         )
+        self.server_options = ServerOptions(parse_pg_settings(settings.pg_settings), settings.pg_bin,
+                                            settings.schema, settings.keep_schema)
         self.seed = settings.seed if settings.seed is not None else random.SystemRandom().randrange(2**31)
         self.run_id = new_run_id()
+        self.application = f"upsert-bench:{self.run_id}"  # application_name of every worker session
         self.folder: RunFolder | None = None
         self.rows: list[dict] = []
         self.servers: list[dict] = []
@@ -72,6 +79,8 @@ class Runner:
         self.scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_DIR_PREFIX))
         (self.scratch / OWNER_FILE).write_text(str(os.getpid()))
         self.checkpoint_ok = True
+        self.sweep: dict | None = None  # set by experiments.sweep for a grid point
+        self.git = git_state()  # at the start: the code that ran, not what it became later
 
     # -- the whole run ---------------------------------------------------------------
     def run(self) -> int:
@@ -81,7 +90,9 @@ class Runner:
         try:
             for spec in self.specs:
                 log_dir = self.settings.path(self.settings.results_dir) / self.run_id
-                with open_target(spec, self.run_id, log_dir, self.settings.database_url) as target:
+                with open_target(spec, self.run_id, log_dir, self.settings.database_url,
+                                 self.server_options, self.application) as target:
+                    check_version(target, self.strategies)
                     self._open_folder()
                     self._run_target(target)
         except KeyboardInterrupt:
@@ -117,7 +128,7 @@ class Runner:
     def _env_lines(self) -> list[str]:
         resolved = {"SEED": str(self.seed)}
         if not self.settings.database_url:
-            resolved["PG"] = ",".join(spec.version for spec in self.specs)
+            resolved["PG"] = ",".join(spec.label.removeprefix("embedded:") for spec in self.specs)
         return self.settings.as_env_lines(resolved)
 
     def _write_manifest(self, finished: bool = False) -> None:
@@ -136,13 +147,16 @@ class Runner:
                       else "duration from a plain process; memory not measured",
             "strategies": [{"name": st.name, "title": st.title, "tags": st.tags,
                             "file": str(st.path.relative_to(REPO_ROOT)) if st.path.is_relative_to(REPO_ROOT)
-                            else str(st.path), "sha256": _sha256(st.path)} for st in self.strategies],
+                            else str(st.path), "sha256": _sha256(st.path),
+                           "comprehensibility": _comprehensibility(st.path)} for st in self.strategies],
             "servers": self.servers,
             "checkpoint_before_pass": self.checkpoint_ok,
-            "git": git_state(),
+            "git": self.git,
             "machine": manifest.machine(),
             "packages": manifest.packages(),
             "rows": len(self.rows),
+            "sweep": self.sweep,
+            "contention": s.contention,
         })
 
     def _close(self) -> None:
@@ -160,17 +174,17 @@ class Runner:
         s = self.settings
         info = dict(target.details, kind=target.kind, label=target.label, schema=target.schema,
                     dsn=target.safe_dsn)
-        if "data_dir" in info:
-            info["data_dir_filesystem"] = manifest.filesystem_of(info["data_dir"])
         self.servers.append(info)
         self._write_manifest()
         self.console.print(f"PostgreSQL {target.server_version} ({target.label}), "
                            f"{s.items:,} items, {s.threads} threads, {s.repeat} repeats, seed {self.seed}")
-        self.application = f"upsert-bench:{self.run_id}"
         self._target_kind = target.kind
         with psycopg.connect(target.dsn, autocommit=True, application_name="upsert-bench-harness") as conn:
             conn.execute("SET lock_timeout = '60s'")
             schema.create_tables(conn)
+            self.statements_schema, why_not = server_stats.statement_counting(conn, target.kind != "dsn")
+            info["statement_counting"] = f"pg_stat_statements ({self.statements_schema})" if not why_not else why_not
+            self._write_manifest()
             for phase in PHASES:
                 schema.load_stage(conn, Workload(target.dsn, s.items, phase, s.threads))
             total = s.repeat * len(self.strategies) * len(PHASES)
@@ -208,7 +222,7 @@ class Runner:
     @property
     def _backend_filter(self) -> str:
         # on our own embedded server every other client is a leftover; on a shared one only ours
-        return "" if self._target_kind == "embedded" else self.application
+        return self.application if self._target_kind == "dsn" else ""
 
     def _worker(self, target: Target, strategy: Strategy, phase: str, prefix: list[str],
                 name: str) -> ProcessOutcome:
@@ -249,12 +263,25 @@ class Runner:
             if tracked.error or not check.success:
                 errors.append("memory process: " + (tracked.error or check.problem))
 
+        contended = s.contention and phase == "update"
         self._prepare(conn, phase)
+        if contended:
+            contention.open_gap(conn, s.items)
+        if self.statements_schema:
+            server_stats.reset_statements(conn, self.statements_schema)
         before = server_stats.snapshot(conn)
-        timed = self._worker(target, strategy, phase, [sys.executable, "-m"], name)
+        with (contention.contender(target.dsn, s.items, self.scratch, name + "-contender")
+              if contended else nullcontext({})) as rival:
+            timed = self._worker(target, strategy, phase, [sys.executable, "-m"], name)
         after = server_stats.settle(conn, self._backend_filter, before,
-                                    0 if timed.error else 2 * s.items)
-        check = self._verify(conn, phase)
+                                    0 if timed.error or contended else 2 * s.items)
+        statements = (server_stats.statements(conn, self.statements_schema)  # before verify's queries
+                      if self.statements_schema else None)
+        if contended:
+            server_stats.end_stray_backends(conn, self._backend_filter)
+            check = contention.verify(conn, s.items)
+        else:
+            check = self._verify(conn, phase)
         if timed.error or not check.success:
             errors.insert(0, timed.error or check.problem)
         success = check.success and not errors
@@ -276,11 +303,20 @@ class Runner:
             "hot_updates": after.hot - before.hot,
             "test": f"{strategy.name}-{phase}",
             "connections": after.sessions - before.sessions,
+            "statements": statements,
             "library": strategy.library, "technique": strategy.tags.get("technique", ""),
             "reference": strategy.is_reference,
             "memory_duration_s": _round(tracked.result.get("duration_s")) if memory else None,
             "memory_max_rss_mb": round(tracked.max_rss_mb, 3) if memory else None,
             "order": position, "seed": self.seed, "server": target.label, "started_at": started_at,
+            "error_kind": contention.error_kind(errors[0] if errors else ""),
+            "contention": contended,
+            "contender_rows": rival.get("rows") if contended else None,
+            "contender_retries": rival.get("retries") if contended else None,
+            "contender_errors": (rival.get("unique_violations", 0) + rival.get("other_errors", 0)
+                                 if contended else None),
+            "rows_won_by_contender": check.contender_rows if contended else None,
+            "torn_rows": check.torn_rows if contended else None,
         }
 
     # -- output --------------------------------------------------------------------
@@ -295,6 +331,17 @@ class Runner:
         self.console.print(f"results: {self.folder.path / 'results.csv'}")
 
 
+def check_version(target: Target, strategies: list[Strategy]) -> None:
+    """Refuse, in one line, a server too old for the catalogue and the harness's statistics."""
+    if target.major >= MIN_MAJOR:
+        return
+    merge = [s.name for s in strategies if s.tags.get("technique") in ("sql_merge", "copy_merge")]
+    raise UsageError(
+        f"PostgreSQL {target.server_version} ({target.label}) is older than {MIN_MAJOR}: MERGE "
+        f"strategies ({', '.join(merge) or 'none selected'}) need 15+, and the harness's statistics "
+        "need pg_stat_force_next_flush() (15+) and pg_stat_database.sessions (14+)")
+
+
 def make_console() -> Console:
     """Rich console; when output is not a terminal (CI, a pipe) use a wide fixed width."""
     console = Console(highlight=False)
@@ -303,6 +350,13 @@ def make_console() -> Console:
 
 def _round(value: float | None, digits: int = 6) -> float | None:
     return None if value is None else round(value, digits)
+
+
+def _comprehensibility(path: Path) -> dict | None:
+    from experiments.comprehensibility import measure
+
+    measured = measure(path)
+    return measured.as_dict() if measured else None
 
 
 def _sha256(path: Path) -> str | None:

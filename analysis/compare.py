@@ -1,0 +1,96 @@
+"""`python -m experiments compare A B`: did anything get faster or slower, and is it real?
+
+Like `pyperf compare_to`: for every strategy and phase present in both, the ratio of median
+durations B / A with a 95% bootstrap CI, and a two-sided Mann-Whitney U test when both sides
+have at least 5 successful passes. A and B are run ids (or globs) under results/, or one run's
+server, `RUN:docker:16`, to compare the versions of a matrix run. `--fail-on-slower NAMES`
+turns a significant slowdown of those strategies into exit status 1, to gate a team's CI.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from analysis.load import load_runs
+from analysis.stats import MIN_REPEATS_FOR_TESTS, ratio_of_medians_ci
+from experiments.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Side:
+    runs: str
+    server: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> Side:
+        runs, _, server = text.partition(":")
+        return cls(runs, server)
+
+    @property
+    def label(self) -> str:
+        return self.runs + (f":{self.server}" if self.server else "")
+
+
+def _passes(results_dir: Path, side: Side) -> pd.DataFrame:
+    passes = load_runs(results_dir, runs=side.runs, warn=lambda _: None).passes
+    if side.server:
+        passes = passes[passes["server"].astype(str) == side.server]
+        if passes.empty:
+            raise UsageError(f"no passes on server {side.server!r} in {side.runs}")
+    return passes[passes["success"]]
+
+
+def compare(results_dir: Path, a: str, b: str, alpha: float = 0.05) -> pd.DataFrame:
+    left, right = Side.parse(a), Side.parse(b)
+    before, after = _passes(results_dir, left), _passes(results_dir, right)
+    rows = []
+    keys = sorted(set(map(tuple, before[["strategy", "phase"]].values))
+                  & set(map(tuple, after[["strategy", "phase"]].values)))
+    if not keys:
+        raise UsageError(f"{left.label} and {right.label} have no strategy and phase in common")
+    for strategy, phase in keys:
+        x = before[(before["strategy"] == strategy) & (before["phase"] == phase)]["duration_s"].to_numpy(float)
+        y = after[(after["strategy"] == strategy) & (after["phase"] == phase)]["duration_s"].to_numpy(float)
+        ratio = float(np.median(y) / np.median(x))
+        low, high = ratio_of_medians_ci(y, x)
+        p = math.nan
+        if min(len(x), len(y)) >= MIN_REPEATS_FOR_TESTS:
+            p = float(stats.mannwhitneyu(y, x, alternative="two-sided").pvalue)
+        if math.isnan(p):
+            verdict = f"n < {MIN_REPEATS_FOR_TESTS}: not tested"
+        elif p >= alpha:
+            verdict = "not significant"
+        else:
+            verdict = f"{ratio:.2f}x slower" if ratio > 1 else f"{1 / ratio:.2f}x faster"
+        rows.append({"strategy": strategy, "phase": phase, "n_a": len(x), "n_b": len(y),
+                     "median_a": float(np.median(x)), "median_b": float(np.median(y)),
+                     "ratio": ratio, "ratio_ci_low": low, "ratio_ci_high": high, "p_value": p,
+                     "significant": bool(p < alpha) if not math.isnan(p) else False,
+                     "verdict": verdict})
+    return pd.DataFrame(rows)
+
+
+def slower(table: pd.DataFrame, patterns: str) -> list[str]:
+    """`strategy-phase` of the chosen strategies that got significantly slower."""
+    chosen = [p.strip() for p in patterns.split(",") if p.strip()]
+    hits = table[table["significant"] & (table["ratio"] > 1)]
+    return [f"{r.strategy}-{r.phase}" for r in hits.itertuples()
+            if any(fnmatch.fnmatchcase(r.strategy, p) for p in chosen)]
+
+
+def render(table: pd.DataFrame, a: str, b: str) -> str:
+    lines = [f"A = {a}    B = {b}    ratio = median B / median A (95% bootstrap CI)", ""]
+    width = max(len(f"{s}-{p}") for s, p in zip(table["strategy"], table["phase"]))
+    for r in table.itertuples():
+        ci = f"[{r.ratio_ci_low:.2f}, {r.ratio_ci_high:.2f}]" if not math.isnan(r.ratio_ci_low) else "[-]"
+        p = "" if math.isnan(r.p_value) else f"p={r.p_value:.3f}"
+        lines.append(f"{r.strategy + '-' + r.phase:<{width}}  {r.median_a:9.4f} s -> {r.median_b:9.4f} s  "
+                     f"x{r.ratio:6.3f} {ci:>16}  {p:>8}  {r.verdict}")
+    return "\n".join(lines)

@@ -1,0 +1,95 @@
+"""Contention mode (`--contention`): the update pass races a second writer on the same keys.
+
+Before the contended pass, half of the contended ids are deleted, so both writers have to
+*insert* some keys and *update* others at the same moment. The second writer
+(`experiments.contender`) runs for exactly as long as the strategy's timed process. Afterwards
+every row must hold the update phase's values or, for the contended ids, the contender's;
+anything else is torn (or a lost update). The result row says what the strategy raised
+(`error_kind`), how often the contender had to retry, how many rows it won and how many are torn.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+import psycopg
+
+from experiments import REPO_ROOT
+from experiments.contender import contended_ids
+from experiments.verify import verify_contended
+
+READY_TIMEOUT_S = 30
+
+
+def open_gap(conn: psycopg.Connection, total: int) -> list[int]:
+    """Delete every other contended id (addresses first: they reference the users)."""
+    gap = [i for i in contended_ids(total) if i % 2 == 0]
+    with conn.transaction():
+        conn.execute("DELETE FROM addresses WHERE id = ANY(%s)", (gap,))
+        conn.execute("DELETE FROM users WHERE id = ANY(%s)", (gap,))
+    conn.execute("VACUUM (ANALYZE) users, addresses")
+    return gap
+
+
+@contextmanager
+def contender(dsn: str, total: int, scratch: Path, name: str):
+    """Run the second writer for the duration of the block; yield a dict filled with its counts."""
+    ready, result = scratch / f"{name}.ready", scratch / f"{name}.json"
+    for path in (ready, result):
+        path.unlink(missing_ok=True)
+    env = dict(os.environ, DATABASE_URL=dsn,
+               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])))
+    with open(scratch / f"{name}.out", "wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "experiments.contender", "--items", str(total), "--ready", str(ready),
+             "--result", str(result)], env=env, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=output,
+            stderr=subprocess.STDOUT, start_new_session=True)
+    counts: dict = {}
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not ready.exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                tail = (scratch / f"{name}.out").read_text(errors="replace").strip().splitlines()[-1:]
+                raise RuntimeError(f"the contender did not start: {' '.join(tail) or 'no output'}")
+            time.sleep(0.01)
+        yield counts
+    finally:
+        with suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        with suppress(OSError, ValueError):
+            counts.update(json.loads(result.read_text()))
+
+
+def verify(conn: psycopg.Connection, total: int):
+    return verify_contended(conn, total, set(contended_ids(total)))
+
+
+def error_kind(error: str) -> str:
+    """What kind of failure an `error` text describes (empty when there is none)."""
+    text = error.lower()
+    if not text:
+        return ""
+    if "uniqueviolation" in text or "duplicate key" in text:
+        return "unique_violation"
+    if "deadlock" in text:
+        return "deadlock"
+    if "could not serialize" in text or "serializationfailure" in text:
+        return "serialization_failure"
+    if text.startswith("timeout"):
+        return "timeout"
+    if "differ" in text or "missing" in text or "neither writer" in text or "counts:" in text:
+        return "wrong_values"
+    return "other"

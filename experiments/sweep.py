@@ -1,0 +1,47 @@
+"""`nox -s sweep -- --items 1000,10000,100000 --threads 1,2,4,8`: the scaling grid.
+
+Every grid point is an ordinary run (its own run folder, its own fresh server), tagged in its
+manifest with the sweep's id and grid, so `make figures` can fit how duration and memory grow
+with items and how threaded strategies speed up with threads. Thread counts change nothing for
+a strategy that is not threaded, so only the threaded ones run at thread counts after the first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timezone
+
+from experiments.catalog import discover, select
+from experiments.config import Settings
+from experiments.errors import UsageError
+
+
+def parse_list(text: str, name: str) -> list[int]:
+    try:
+        values = [int(v.replace("_", "")) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise UsageError(f"{name} must be comma-separated whole numbers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise UsageError(f"{name} must list numbers of at least 1, got {text!r}")
+    return sorted(set(values))
+
+
+def run_sweep(settings: Settings, items: list[int], threads: list[int], echo=print) -> int:
+    from experiments.runner import Runner
+
+    sweep_id = datetime.now(timezone.utc).strftime("sweep-%Y%m%d-%H%M%S")
+    catalogue = select(discover(settings.path(settings.strategies_dir)), settings.strategies)
+    threaded = ",".join(s.name for s in catalogue if s.tags.get("threaded"))
+    status = 0
+    points = [(n, t) for n in items for t in threads if t == threads[0] or threaded]
+    for number, (n, t) in enumerate(points, start=1):
+        names = settings.strategies if t == threads[0] else threaded
+        echo(f"sweep {sweep_id}: point {number}/{len(points)}: {n:,} items, {t} threads")
+        point = dataclasses.replace(settings, items=n, threads=t, strategies=names)
+        runner = Runner(point)
+        runner.sweep = {"id": sweep_id, "items": items, "threads": threads, "point": [n, t]}
+        code = runner.run()
+        if code == 130:
+            return 130
+        status = max(status, code)
+    return status

@@ -1,0 +1,43 @@
+"""`compare RUN_A RUN_B`: ratio with CI, significance, and --fail-on-slower as a CI gate."""
+
+import numpy as np
+
+from test_analysis import make_run
+
+from conftest import run_cli
+
+RNG = np.random.default_rng(11)
+
+
+def noisy(center, n=6):
+    return list(np.round(center * (1 + 0.02 * RNG.standard_normal(n)), 6))
+
+
+def runs(repo):
+    results = repo / "results"
+    make_run(results, "20260101-000000-aaaa", {("fast", "insert"): noisy(1.0), ("steady", "insert"): noisy(2.0)})
+    make_run(results, "20260102-000000-bbbb", {("fast", "insert"): noisy(2.0), ("steady", "insert"): noisy(2.0)})
+
+
+def test_compare_reports_the_slowdown_and_gates_on_it(repo_copy):
+    runs(repo_copy)
+    done = run_cli("compare", "*aaaa", "*bbbb", "--fail-on-slower", "fast", cwd=repo_copy)
+    assert done.returncode == 1, done.stderr
+    assert "fast-insert" in done.stdout and "2.0" in done.stdout and "slower" in done.stdout
+    assert "significantly slower: fast-insert" in done.stderr
+    steady = [line for line in done.stdout.splitlines() if line.startswith("steady-insert")][0]
+    assert "not significant" in steady
+
+
+def test_compare_passes_when_the_chosen_strategy_did_not_slow_down(repo_copy):
+    runs(repo_copy)
+    done = run_cli("compare", "*aaaa", "*bbbb", "--fail-on-slower", "steady", cwd=repo_copy)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_compare_without_common_strategies_is_a_one_line_error(repo_copy):
+    results = repo_copy / "results"
+    make_run(results, "20260101-000000-aaaa", {("a", "insert"): [1.0]})
+    make_run(results, "20260102-000000-bbbb", {("b", "insert"): [1.0]})
+    done = run_cli("compare", "*aaaa", "*bbbb", cwd=repo_copy)
+    assert done.returncode == 2 and "no strategy and phase in common" in done.stderr

@@ -1,0 +1,55 @@
+"""Scaling: exponents of known synthetic growth, and a real sweep where the streaming COPY
+strategy's memory stays flat while the list-based one's grows."""
+
+import numpy as np
+import pytest
+
+from analysis.load import load_runs
+from analysis.scaling import growth, speedup
+from test_analysis import make_run
+
+from conftest import run_cli
+
+
+def test_exponents_of_known_growth(tmp_path):
+    results = tmp_path / "r"
+    for n, items in enumerate((1000, 10000, 100000)):
+        make_run(results, f"2026010{n + 1}-000000-aaaa",
+                 {("linear", "insert"): [items / 1000 * f for f in (0.98, 1.0, 1.02)],
+                  ("square", "insert"): [(items / 1000) ** 2 * f for f in (0.98, 1.0, 1.02)]},
+                 items=items, memory={"linear": 10.0, "square": 10.0})
+    table = growth(load_runs(results).passes).set_index(["strategy", "metric"])
+    assert table.loc[("linear", "duration"), "exponent"] == pytest.approx(1.0, abs=0.01)
+    assert table.loc[("square", "duration"), "exponent"] == pytest.approx(2.0, abs=0.01)
+    assert table.loc[("linear", "memory"), "exponent"] == pytest.approx(0.0, abs=0.01)
+    low, high = table.loc[("linear", "duration"), ["ci_low", "ci_high"]]
+    assert low < 1.0 < high
+
+
+def test_speedup_from_threads(tmp_path):
+    results = tmp_path / "r"
+    make_run(results, "20260101-000000-aaaa", {("pool", "insert"): [4.0, 4.1, 3.9]}, threads=1)
+    make_run(results, "20260102-000000-bbbb", {("pool", "insert"): [1.0, 1.05, 0.95]}, threads=4)
+    table = speedup(load_runs(results).passes).set_index("threads")
+    assert table.loc[1, "speedup"] == 1.0 and table.loc[4, "speedup"] == pytest.approx(4.0)
+
+
+def test_real_sweep_streaming_memory_is_flat_and_lists_grow(tmp_path):
+    results = tmp_path / "results"
+    done = run_cli("sweep", "--items", "300,15000", "--threads", "1,2", "--repeat", "2",
+                   "--strategies", "psycopg_copy_streaming,psycopg_copy_staging,psycopg2_threaded_pool",
+                   "--results-dir", str(results), timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    runs = sorted(p.name for p in results.iterdir())
+    assert len(runs) == 4  # items x threads (at 2 threads only the threaded strategy runs)
+    passes = load_runs(results).passes
+    fits = growth(passes)
+    memory = fits[(fits["metric"] == "memory") & (fits["threads"] == 1)].groupby("strategy")["exponent"].mean()
+    assert memory["psycopg_copy_staging"] > memory["psycopg_copy_streaming"] + 0.1
+    assert abs(memory["psycopg_copy_streaming"]) < 0.1
+    duration = fits[(fits["metric"] == "duration") & (fits["threads"] == 1)]
+    assert (duration["exponent"] > 0.3).all()  # 100x the rows takes clearly longer
+    threaded = speedup(passes)
+    assert set(threaded["strategy"]) == {"psycopg2_threaded_pool"}
+    assert set(threaded["threads"]) == {1, 2}
+    assert np.isfinite(threaded["speedup"]).all()
