@@ -16,15 +16,16 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import figures, scaling_figures
-from analysis.scaling import growth, speedup
 from analysis.aggregate import aggregate
 from analysis.correlate import correlate
 from analysis.load import CONFIG, Loaded, config_slug, configurations, load_runs
 from analysis.report import build_report
+from analysis.scaling import growth, speedup
 from analysis.significance import significance
 
 FIGURE_KINDS = ("duration", "memory", "floor_multiple", "wal_per_row", "zscores", "heatmap_insert",
-                "heatmap_update", "versions", "speed_vs_code", "scaling_duration", "scaling_memory", "speedup")
+                "heatmap_update", "versions", "speed_vs_code", "scaling_duration", "scaling_memory",
+                "speedup")
 GENERATED = re.compile(r"^(REPORT\.md|manifest\.json|(passes|aggregate|correlation|significance|growth|"
                        r"speedup)\.csv|(" + "|".join(FIGURE_KINDS) + r")_.+\.(png|svg))$")
 CSV_OPTIONS = {"index": False, "float_format": "%.6g", "lineterminator": "\n"}
@@ -56,39 +57,101 @@ def provenance(loaded: Loaded, passes: pd.DataFrame) -> str:
             f"runs {date_text} ({len(run_ids)}) · {_values(passes['machine'])} · Python {', '.join(python)}")
 
 
-def _scaling_figures(loaded, passes, aggregated, growths, speedups, out: Path, written: list) -> list[str]:
+class Output:
+    """The folder being written: clears what an earlier run of this command left, remembers
+    every file it writes."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.written: list[Path] = []
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.iterdir():
+            if old.is_file() and GENERATED.match(old.name):
+                old.unlink()
+
+    def table(self, name: str, table: pd.DataFrame) -> None:
+        path = self.folder / f"{name}.csv"
+        table.to_csv(path, **CSV_OPTIONS)
+        self.written.append(path)
+
+    def text(self, name: str, text: str) -> None:
+        path = self.folder / name
+        path.write_text(text)
+        self.written.append(path)
+
+    def figure(self, fig, name: str) -> list[str]:
+        """Save `fig` (PNG + SVG) as `name`; [name], or [] when there was nothing to draw."""
+        if fig is None:
+            return []
+        self.written += figures.save(fig, self.folder, name)
+        return [name]
+
+
+def _where(passes: pd.DataFrame, **values) -> pd.DataFrame:
+    mask = pd.Series(True, index=passes.index)
+    for column, value in values.items():
+        mask &= passes[column].astype(str) == str(value)
+    return passes[mask]
+
+
+def _configuration_figures(out: Output, loaded: Loaded, passes, aggregated, pairs) -> dict[tuple, list[str]]:
+    """Per configuration: duration, memory, floor multiple, WAL per row, z-scores, speed vs
+    code, and the pairwise heatmaps."""
+    several_machines = passes["machine"].nunique() > 1
+    by_config = {}
+    for number, config in enumerate(configurations(passes), start=1):
+        slug = config_slug(config) + (f"_m{number}" if several_machines else "")
+        text = provenance(loaded, _rows_of(passes, config))
+        table = _rows_of(aggregated, config)
+        names = []
+        for kind, draw in figures.FIGURES.items():
+            names += out.figure(draw(table, text), f"{kind}_{slug}")
+        names += out.figure(scaling_figures.speed_vs_code_figure(table, text), f"speed_vs_code_{slug}")
+        for phase in ("insert", "update"):
+            names += out.figure(figures.heatmap_figure(_rows_of(pairs, config), phase, text),
+                                f"heatmap_{phase}_{slug}")
+        by_config[config] = names
+    return by_config
+
+
+def _versions_figures(out: Output, loaded: Loaded, passes, aggregated) -> list[str]:
+    """PostgreSQL versions side by side, where the runs hold several for the same setup."""
+    names = []
+    for (items, threads, backend, machine), part in aggregated.groupby(
+            ["items", "threads", "backend", "machine"], sort=True):
+        if part["pg_version"].nunique() > 1:
+            rows = _where(passes, items=items, threads=threads, backend=backend, machine=machine)
+            names += out.figure(figures.versions_figure(part, provenance(loaded, rows)),
+                                f"versions_items{int(items)}_threads{int(threads)}_{backend}")
+    return names
+
+
+def _scaling_figures(out: Output, loaded: Loaded, passes, aggregated, growths, speedups) -> list[str]:
     """Duration and memory against items (per version, backend, machine, threads) and speed-up
     against threads (per version, backend, machine), where the runs span several of them."""
     names = []
-    for key, part in aggregated.groupby(["pg_version", "backend", "machine", "threads"], sort=True):
+    for (pg, backend, machine, threads), part in aggregated.groupby(
+            ["pg_version", "backend", "machine", "threads"], sort=True):
         if part["items"].nunique() < 2:
             continue
-        pg, backend, machine, threads = key
-        rows = passes[(passes["pg_version"].astype(str) == str(pg)) & (passes["backend"] == backend)
-                      & (passes["machine"] == machine) & (passes["threads"] == threads)]
-        text = provenance(loaded, rows)
-        fits = growths[(growths["pg_version"].astype(str) == str(pg)) & (growths["threads"] == threads)]
+        text = provenance(loaded, _where(passes, pg_version=pg, backend=backend, machine=machine,
+                                         threads=threads))
+        fits = _where(growths, pg_version=pg, backend=backend, machine=machine, threads=threads)
         slug = f"threads{int(threads)}_pg{pg}_{backend}"
         for metric, value, label in (("duration", "median_duration", "median duration per pass, seconds"),
                                      ("memory", "median_memory", "peak memory, MB (memray)")):
             fig = scaling_figures.versus_items(part, value, label, f"{metric} vs items", fits, metric, text)
-            if fig is not None:
-                written += figures.save(fig, out, f"scaling_{metric}_{slug}")
-                names.append(f"scaling_{metric}_{slug}")
-    for key, part in speedups.groupby(["pg_version", "backend", "machine"], sort=True) if not speedups.empty else []:
-        pg, backend, machine = key
-        rows = passes[(passes["pg_version"].astype(str) == str(pg)) & (passes["backend"] == backend)
-                      & (passes["machine"] == machine) & passes["strategy"].isin(set(part["strategy"]))]
-        text = provenance(loaded, rows)
-        fig = scaling_figures.speedup_figure(part, text)
-        if fig is not None:
-            name = f"speedup_pg{pg}_{backend}"
-            written += figures.save(fig, out, name)
-            names.append(name)
+            names += out.figure(fig, f"scaling_{metric}_{slug}")
+    if not speedups.empty:
+        for (pg, backend, machine), part in speedups.groupby(["pg_version", "backend", "machine"], sort=True):
+            rows = _where(passes, pg_version=pg, backend=backend, machine=machine)
+            rows = rows[rows["strategy"].isin(set(part["strategy"]))]
+            names += out.figure(scaling_figures.speedup_figure(part, provenance(loaded, rows)),
+                                f"speedup_pg{pg}_{backend}")
     return names
 
 
-def build(results_dir: Path, out: Path, runs: str | None = None, since: str | None = None,
+def build(results_dir: Path, out_dir: Path, runs: str | None = None, since: str | None = None,
           items: int | None = None, echo=print, sweep: str | None = None) -> list[Path]:
     loaded = load_runs(results_dir, runs, since, items, warn=echo, sweep=sweep)
     passes = loaded.passes.sort_values(["run_id", "server", "repeat", "order", "phase"]
@@ -96,56 +159,16 @@ def build(results_dir: Path, out: Path, runs: str | None = None, since: str | No
                                        kind="stable").reset_index(drop=True)
     aggregated = aggregate(passes)
     pairs = significance(passes)
-    correlations = correlate(aggregated)
     growths, speedups = growth(passes), speedup(passes)
-    out.mkdir(parents=True, exist_ok=True)
-    for old in out.iterdir():
-        if old.is_file() and GENERATED.match(old.name):
-            old.unlink()
-    written = []
-    tables = [("passes", passes), ("aggregate", aggregated), ("correlation", correlations),
-              ("significance", pairs)]
-    tables += [(name, t) for name, t in (("growth", growths), ("speedup", speedups)) if not t.empty]
-    for name, table in tables:
-        path = out / f"{name}.csv"
-        table.to_csv(path, **CSV_OPTIONS)
-        written.append(path)
+    out = Output(out_dir)
+    for name, table in (("passes", passes), ("aggregate", aggregated), ("correlation", correlate(aggregated)),
+                        ("significance", pairs), ("growth", growths), ("speedup", speedups)):
+        if not table.empty or name in ("passes", "aggregate", "correlation", "significance"):
+            out.table(name, table)
     figures.setup_style()
-    several_machines = passes["machine"].nunique() > 1
-    by_config: dict[tuple, list[str]] = {}
-    versions_figures: list[str] = []
-    for number, config in enumerate(configurations(passes), start=1):
-        slug = config_slug(config) + (f"_m{number}" if several_machines else "")
-        text = provenance(loaded, _rows_of(passes, config))
-        table = _rows_of(aggregated, config)
-        names = []
-        for kind, draw in figures.FIGURES.items():
-            fig = draw(table, text)
-            if fig is not None:
-                written += figures.save(fig, out, f"{kind}_{slug}")
-                names.append(f"{kind}_{slug}")
-        fig = scaling_figures.speed_vs_code_figure(table, text)
-        if fig is not None:
-            written += figures.save(fig, out, f"speed_vs_code_{slug}")
-            names.append(f"speed_vs_code_{slug}")
-        for phase in ("insert", "update"):
-            fig = figures.heatmap_figure(_rows_of(pairs, config), phase, text)
-            if fig is not None:
-                written += figures.save(fig, out, f"heatmap_{phase}_{slug}")
-                names.append(f"heatmap_{phase}_{slug}")
-        by_config[config] = names
-    for key, part in aggregated.groupby(["items", "threads", "backend", "machine"], sort=True):
-        if part["pg_version"].nunique() > 1:
-            items, threads, backend, _ = key
-            runs = passes[(passes["items"] == items) & (passes["threads"] == threads)
-                          & (passes["backend"] == backend)]
-            text = provenance(loaded, runs)
-            fig = figures.versions_figure(part, text)
-            if fig is not None:
-                name = f"versions_items{int(items)}_threads{int(threads)}_{backend}"
-                written += figures.save(fig, out, name)
-                versions_figures.append(name)
-    scaling_names = _scaling_figures(loaded, passes, aggregated, growths, speedups, out, written)
+    by_config = _configuration_figures(out, loaded, passes, aggregated, pairs)
+    versions = _versions_figures(out, loaded, passes, aggregated)
+    scaling = _scaling_figures(out, loaded, passes, aggregated, growths, speedups)
     selected = {r: m for r, m in sorted(loaded.manifests.items()) if r in set(passes["run_id"])}
     manifest = {
         "results_dir": str(results_dir.name),
@@ -155,11 +178,6 @@ def build(results_dir: Path, out: Path, runs: str | None = None, since: str | No
         "skipped": loaded.skipped,
         "selection": {"runs": runs, "since": since, "items": items, "sweep": sweep},
     }
-    path = out / "manifest.json"
-    path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    written.append(path)
-    path = out / "REPORT.md"
-    path.write_text(build_report(selected, aggregated, pairs, by_config, versions_figures,
-                                 scaling_names, growths) + "\n")
-    written.append(path)
-    return written
+    out.text("manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    out.text("REPORT.md", build_report(selected, aggregated, pairs, by_config, versions, scaling, growths) + "\n")
+    return out.written

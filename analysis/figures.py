@@ -99,8 +99,9 @@ def _failure_notes(ax, table: pd.DataFrame, order: list[str], x_text: float) -> 
 
 def _paired_bars(table: pd.DataFrame, value: str, low: str, high: str, xlabel: str, title: str,
                  provenance: str, marker_at: float | None = None) -> plt.Figure:
-    """Horizontal bars, insert and update side by side per strategy, with CI error bars."""
-    order = strategy_order(table)
+    """Horizontal bars, insert and update side by side per strategy, with CI error bars,
+    strategies ordered by `value` (the mean of their two phases' medians)."""
+    order = strategy_order(table, value)
     labels = _labels(table)
     fig, ax = plt.subplots(figsize=(8.5, 0.55 + 0.36 * len(order) + 0.9))
     height = 0.38
