@@ -18,7 +18,7 @@ import pandas as pd
 from analysis import figures, scaling_figures
 from analysis.aggregate import aggregate
 from analysis.correlate import correlate
-from analysis.load import CONFIG, Loaded, config_slug, configurations, load_runs
+from analysis.load import CONFIG, Loaded, config_slug, configurations, load_runs, variant_slug
 from analysis.report import build_report
 from analysis.scaling import growth, speedup
 from analysis.significance import significance
@@ -41,6 +41,11 @@ def _values(series: pd.Series, fmt=str) -> str:
     return ", ".join(fmt(v) for v in sorted(series.unique(), key=lambda v: (str(type(v)), v)))
 
 
+def _variants(passes: pd.DataFrame) -> str:
+    variants = set(passes["variant"]) - {"default"} if "variant" in passes else set()
+    return f", {_values(passes['variant'])}" if variants else ""
+
+
 def provenance(loaded: Loaded, passes: pd.DataFrame) -> str:
     """The small grey line on every figure: where its numbers come from."""
     run_ids = sorted(set(passes["run_id"]))
@@ -52,7 +57,7 @@ def provenance(loaded: Loaded, passes: pd.DataFrame) -> str:
     python = sorted({m.get("machine", {}).get("python", "?") for m in manifests})
     date_text = dates[0] if len(dates) == 1 else f"{dates[0]}..{dates[-1]}" if dates else "?"
     return (f"commit {', '.join(commits)} · PostgreSQL {_values(passes['pg_version'].astype(str))} "
-            f"({_values(passes['backend'])}) · {_values(passes['items'], lambda v: f'{int(v):,}')} items · "
+            f"({_values(passes['backend'])}{_variants(passes)}) · {_values(passes['items'], lambda v: f'{int(v):,}')} items · "
             f"{_values(passes['threads'], lambda v: str(int(v)))} threads · {repeats} repeats · "
             f"runs {date_text} ({len(run_ids)}) · {_values(passes['machine'])} · Python {', '.join(python)}")
 
@@ -115,14 +120,15 @@ def _configuration_figures(out: Output, loaded: Loaded, passes, aggregated, pair
 
 
 def _versions_figures(out: Output, loaded: Loaded, passes, aggregated) -> list[str]:
-    """PostgreSQL versions side by side, where the runs hold several for the same setup."""
+    """PostgreSQL servers (version and backend) side by side, where the runs hold several for the
+    same items, threads and machine: e.g. embedded 16 and 18 of a matrix run beside a local 15."""
     names = []
-    for (items, threads, backend, machine), part in aggregated.groupby(
-            ["items", "threads", "backend", "machine"], sort=True):
-        if part["pg_version"].nunique() > 1:
-            rows = _where(passes, items=items, threads=threads, backend=backend, machine=machine)
+    for (items, threads, variant, machine), part in aggregated.groupby(
+            ["items", "threads", "variant", "machine"], sort=True):
+        if part[["pg_version", "backend"]].drop_duplicates().shape[0] > 1:
+            rows = _where(passes, items=items, threads=threads, variant=variant, machine=machine)
             names += out.figure(figures.versions_figure(part, provenance(loaded, rows)),
-                                f"versions_items{int(items)}_threads{int(threads)}_{backend}")
+                                f"versions_items{int(items)}_threads{int(threads)}{variant_slug(variant)}")
     return names
 
 
@@ -130,24 +136,25 @@ def _scaling_figures(out: Output, loaded: Loaded, passes, aggregated, growths, s
     """Duration and memory against items (per version, backend, machine, threads) and speed-up
     against threads (per version, backend, machine), where the runs span several of them."""
     names = []
-    for (pg, backend, machine, threads), part in aggregated.groupby(
-            ["pg_version", "backend", "machine", "threads"], sort=True):
+    for (pg, backend, variant, machine, threads), part in aggregated.groupby(
+            ["pg_version", "backend", "variant", "machine", "threads"], sort=True):
         if part["items"].nunique() < 2:
             continue
-        text = provenance(loaded, _where(passes, pg_version=pg, backend=backend, machine=machine,
-                                         threads=threads))
-        fits = _where(growths, pg_version=pg, backend=backend, machine=machine, threads=threads)
-        slug = f"threads{int(threads)}_pg{pg}_{backend}"
+        place = dict(pg_version=pg, backend=backend, variant=variant, machine=machine)
+        text = provenance(loaded, _where(passes, **place, threads=threads))
+        fits = _where(growths, **place, threads=threads)
+        slug = f"threads{int(threads)}_pg{pg}_{backend}{variant_slug(variant)}"
         for metric, value, label in (("duration", "median_duration", "median duration per pass, seconds"),
                                      ("memory", "median_memory", "peak memory, MB (memray)")):
             fig = scaling_figures.versus_items(part, value, label, f"{metric} vs items", fits, metric, text)
             names += out.figure(fig, f"scaling_{metric}_{slug}")
     if not speedups.empty:
-        for (pg, backend, machine), part in speedups.groupby(["pg_version", "backend", "machine"], sort=True):
-            rows = _where(passes, pg_version=pg, backend=backend, machine=machine)
+        for (pg, backend, variant, machine), part in speedups.groupby(
+                ["pg_version", "backend", "variant", "machine"], sort=True):
+            rows = _where(passes, pg_version=pg, backend=backend, variant=variant, machine=machine)
             rows = rows[rows["strategy"].isin(set(part["strategy"]))]
             names += out.figure(scaling_figures.speedup_figure(part, provenance(loaded, rows)),
-                                f"speedup_pg{pg}_{backend}")
+                                f"speedup_pg{pg}_{backend}{variant_slug(variant)}")
     return names
 
 

@@ -246,10 +246,11 @@ def heatmap_figure(pairs: pd.DataFrame, phase: str, provenance: str) -> plt.Figu
 
 
 def versions_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
-    """Median duration per strategy on each PostgreSQL version of the same items/threads/machine,
-    side by side per phase (version matrix runs)."""
-    versions = sorted(table["pg_version"].astype(str).unique(),
-                      key=lambda v: [int(x) if x.isdigit() else x for x in v.replace("-", ".").split(".")])
+    """Median duration per strategy on each PostgreSQL server (version and backend) of the same
+    items/threads/machine, side by side per phase (version matrix runs)."""
+    table = table.assign(server=table["pg_version"].astype(str) + " " + table["backend"].astype(str))
+    versions = sorted(table["server"].unique(),
+                      key=lambda v: [int(x) if x.isdigit() else x for x in v.replace("-", ".").replace(" ", ".").split(".")])
     if len(versions) < 2:
         return None
     order = strategy_order(table)
@@ -262,7 +263,7 @@ def versions_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
     height = 0.8 / len(versions)
     for ax, phase in zip(axes[0], phases):
         for k, version in enumerate(versions):
-            part = table[(table["phase"] == phase) & (table["pg_version"].astype(str) == version)]
+            part = table[(table["phase"] == phase) & (table["server"] == version)]
             part = part.groupby("strategy")[["median_duration", "ci_low", "ci_high"]].first().reindex(order)
             y = np.arange(len(order)) - 0.4 + height * (k + 0.5)
             values = part["median_duration"].to_numpy(dtype=float)

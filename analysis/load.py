@@ -1,7 +1,8 @@
 """All run folders into one tidy DataFrame: one row per pass, with its configuration.
 
 A configuration is what must never be averaged across: items, threads, PostgreSQL version,
-backend and machine (CPU model and count, memory). Every table and figure groups by it.
+backend, variant (contention mode, non-default server settings) and machine (CPU model and count,
+memory). Every table and figure groups by it.
 A results.csv that cannot be read is reported by name and skipped; runs can be picked by id
 (or glob), by start date and by item count.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +20,7 @@ import pandas as pd
 
 from experiments.errors import UsageError
 
-CONFIG = ["items", "threads", "pg_version", "backend", "machine"]
+CONFIG = ["items", "threads", "pg_version", "backend", "variant", "machine"]
 COMPREHENSIBILITY = ["loc", "complexity", "apis", "raw_sql"]  # from the run's manifest
 REQUIRED = ["run_id", "strategy", "phase", "repeat", "items", "threads", "pg_version", "backend",
             "duration_s", "peak_memory_mb", "success"]
@@ -29,6 +31,14 @@ class Loaded:
     passes: pd.DataFrame
     manifests: dict[str, dict]
     skipped: list[str] = field(default_factory=list)  # one line per unreadable run
+
+
+def variant_label(manifest: dict) -> str:
+    """What else changes the numbers: contention mode and --pg-setting values ('default' if none)."""
+    config = manifest.get("config", {})
+    parts = ["contention"] if str(config.get("CONTENTION", "0")) == "1" else []
+    parts += [s for s in str(config.get("PG_SETTINGS", "")).split(";") if s]
+    return "+".join(parts) or "default"
 
 
 def machine_label(manifest: dict) -> str:
@@ -78,6 +88,7 @@ def _read_run(folder: Path) -> tuple[pd.DataFrame, dict]:
     if "reference" not in frame:
         frame["reference"] = False
     frame["machine"] = machine_label(manifest)
+    frame["variant"] = variant_label(manifest)
     measured = {s["name"]: s.get("comprehensibility") or _measure_if_unchanged(s)
                 for s in manifest.get("strategies", [])}
     for column in COMPREHENSIBILITY:
@@ -144,10 +155,16 @@ def configurations(passes: pd.DataFrame) -> list[tuple]:
 
 
 def config_label(config: tuple) -> str:
-    items, threads, pg, backend, machine = config
-    return f"{int(items):,} items, {int(threads)} threads, PostgreSQL {pg} ({backend}), {machine}"
+    items, threads, pg, backend, variant, machine = config
+    extra = "" if variant == "default" else f", {variant}"
+    return f"{int(items):,} items, {int(threads)} threads, PostgreSQL {pg} ({backend}{extra}), {machine}"
+
+
+def variant_slug(variant: str) -> str:
+    """'' for the default variant, else '_' + the variant in file-name-safe characters."""
+    return "" if variant == "default" else "_" + re.sub(r"[^A-Za-z0-9.]+", "-", variant).strip("-")
 
 
 def config_slug(config: tuple) -> str:
-    items, threads, pg, backend, _ = config
-    return f"items{int(items)}_threads{int(threads)}_pg{pg}_{backend}"
+    items, threads, pg, backend, variant, _ = config
+    return f"items{int(items)}_threads{int(threads)}_pg{pg}_{backend}{variant_slug(variant)}"

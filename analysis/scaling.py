@@ -20,7 +20,7 @@ from scipy import stats
 
 from analysis.stats import ratio_of_medians_ci
 
-PLACE = ["pg_version", "backend", "machine"]
+PLACE = ["pg_version", "backend", "variant", "machine"]
 METRICS = {"duration": "duration_s", "memory": "peak_memory_mb"}
 
 

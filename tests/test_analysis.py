@@ -19,7 +19,7 @@ from conftest import run_cli
 
 
 def make_run(results, run_id, durations, items=1000, threads=4, pg="18.4", memory=None,
-             failures=(), cpu="Test CPU"):
+             failures=(), cpu="Test CPU", config=None):
     """A run folder whose passes have the given durations: {(strategy, phase): [seconds...]}."""
     folder = results / run_id
     folder.mkdir(parents=True)
@@ -44,7 +44,8 @@ def make_run(results, run_id, durations, items=1000, threads=4, pg="18.4", memor
     manifest = {"run_id": run_id, "started_at": "2026-01-02T03:04:05+00:00",
                 "git": {"commit": "abcdef1234567", "dirty": False},
                 "machine": {"cpu_model": cpu, "cpu_count": 2, "memory_gb": 8, "python": "3.11.7"},
-                "servers": [{"version": f"PostgreSQL {pg}"}], "packages": {"installed": {}}}
+                "servers": [{"version": f"PostgreSQL {pg}"}], "packages": {"installed": {}},
+                "config": config or {"CONTENTION": "0", "PG_SETTINGS": ""}}
     (folder / "manifest.json").write_text(json.dumps(manifest))
     return folder
 
@@ -127,9 +128,15 @@ def test_configurations_are_never_mixed(tmp_path):
     make_run(results, "20260102-000000-bbbb", {("a", "insert"): [9.0] * 5}, items=10000)
     make_run(results, "20260103-000000-cccc", {("a", "insert"): [3.0] * 5}, pg="16.14")
     make_run(results, "20260104-000000-dddd", {("a", "insert"): [7.0] * 5}, cpu="Other CPU")
+    make_run(results, "20260105-000000-eeee", {("a", "insert"): [5.0] * 5},
+             config={"CONTENTION": "1", "PG_SETTINGS": ""})
+    make_run(results, "20260106-000000-ffff", {("a", "insert"): [2.0] * 5},
+             config={"CONTENTION": "0", "PG_SETTINGS": "synchronous_commit=off"})
+    make_run(results, "20260107-000000-abab", {("a", "insert"): [1.0] * 5})  # pools with aaaa
     table = aggregate(load_runs(results).passes)
-    assert sorted(table["median_duration"]) == [1.0, 3.0, 7.0, 9.0]
-    assert len(table) == 4
+    assert sorted(table["median_duration"]) == [1.0, 2.0, 3.0, 5.0, 7.0, 9.0]
+    assert len(table) == 6 and table[table["median_duration"] == 1.0]["n"].item() == 10
+    assert set(table["variant"]) == {"default", "contention", "synchronous_commit=off"}
 
 
 def test_run_selection(tmp_path):
