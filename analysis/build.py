@@ -18,6 +18,7 @@ import pandas as pd
 from analysis import figures, scaling_figures
 from analysis.aggregate import aggregate
 from analysis.correlate import correlate
+from analysis.contention import contention_outcomes
 from analysis.load import CONFIG, Loaded, config_slug, configurations, load_runs, variant_slug
 from analysis.report import build_report
 from analysis.scaling import growth, speedup
@@ -167,9 +168,11 @@ def build(results_dir: Path, out_dir: Path, runs: str | None = None, since: str 
     aggregated = aggregate(passes)
     pairs = significance(passes)
     growths, speedups = growth(passes), speedup(passes)
+    outcomes = contention_outcomes(passes)
     out = Output(out_dir)
     for name, table in (("passes", passes), ("aggregate", aggregated), ("correlation", correlate(aggregated)),
-                        ("significance", pairs), ("growth", growths), ("speedup", speedups)):
+                        ("significance", pairs), ("growth", growths), ("speedup", speedups),
+                        ("contention", outcomes)):
         if not table.empty or name in ("passes", "aggregate", "correlation", "significance"):
             out.table(name, table)
     figures.setup_style()
@@ -186,5 +189,6 @@ def build(results_dir: Path, out_dir: Path, runs: str | None = None, since: str 
         "selection": {"runs": runs, "since": since, "items": items, "sweep": sweep},
     }
     out.text("manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    out.text("REPORT.md", build_report(selected, aggregated, pairs, by_config, versions, scaling, growths) + "\n")
+    out.text("REPORT.md", build_report(selected, aggregated, pairs, by_config, versions, scaling, growths,
+                                           outcomes) + "\n")
     return out.written

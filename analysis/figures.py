@@ -143,7 +143,9 @@ def duration_figure(table: pd.DataFrame, provenance: str) -> plt.Figure:
                         "Duration per strategy", provenance)
 
 
-def memory_figure(table: pd.DataFrame, provenance: str) -> plt.Figure:
+def memory_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
+    if table["median_memory"].notna().sum() == 0:  # a --no-memory run
+        return None
     return _paired_bars(table, "median_memory", "memory_ci_low", "memory_ci_high",
                         "peak memory of the pass's process (memray), MB",
                         "Peak memory per strategy", provenance)
@@ -169,12 +171,15 @@ def floor_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
                         "Time as a multiple of the server's own work", provenance, marker_at=1.0)
 
 
-def zscore_figure(table: pd.DataFrame, provenance: str) -> plt.Figure:
+def zscore_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
     """The original's scatter: z of average duration vs z of average memory, per phase."""
+    table = table[table["z_duration"].notna() & table["z_memory"].notna()]
     phases = [p for p in ("insert", "update") if p in set(table["phase"])]
+    if not phases:  # a --no-memory run has no memory to score
+        return None
     fig, axes = plt.subplots(1, len(phases), figsize=(6.2 * len(phases), 5.6), squeeze=False)
     for ax, phase in zip(axes[0], phases):
-        part = table[(table["phase"] == phase) & table["z_duration"].notna()].sort_values("z_memory")
+        part = table[table["phase"] == phase].sort_values("z_memory")
         style = PHASE_STYLE[phase]
         ax.scatter(part["z_duration"], part["z_memory"], s=28, color=style["color"],
                    edgecolor="black", linewidth=0.5, zorder=3)

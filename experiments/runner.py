@@ -324,6 +324,8 @@ class Runner:
         if not self.rows:
             return
         self.console.print(summary_table(self.rows))
+        if any(r.get("contention") for r in self.rows):
+            self.console.print(contention_table(self.rows))
         failed = [r for r in self.rows if not r["success"]]
         if failed:
             self.console.print(f"{len(failed)} of {len(self.rows)} passes failed; reasons are in the "
@@ -414,4 +416,36 @@ def summary_table(rows: list[dict]) -> Table:
                  *([multiple] if floors else []), fmt("peak_memory_mb"), fmt("max_rss_mb"),
                  fmt("wal_bytes", 1e6), fmt("connections", digits=0)]
         table.add_row(*([server] if several_servers else []), *cells, style="" if n_ok == n else "red")
+    return table
+
+
+def contention_table(rows: list[dict]) -> Table:
+    """Per server x strategy, what the contended update passes ended as: passes ok, what the
+    strategy raised, rows the contender won, torn rows (neither writer's values: must be 0) and
+    the contender's retries and errors (sums over repeats, except rows won: median)."""
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for row in rows:
+        if row.get("contention"):
+            groups[(row["server"], row["strategy"])].append(row)
+    several_servers = len({server for server, _ in groups}) > 1
+    table = Table(title="Contention (update pass against a second writer on the same keys)")
+    for column in ("server", "strategy", "ok", "strategy raised", "torn rows", "rows won by contender",
+                   "contender retries", "contender errors"):
+        if column != "server" or several_servers:
+            table.add_column(column, justify="left" if column in ("server", "strategy", "strategy raised")
+                             else "right", no_wrap=True)
+
+    def total(group, key):
+        values = [r[key] for r in group if r.get(key) is not None]
+        return "-" if not values else f"{sum(values):,}"
+
+    for (server, strategy), group in sorted(groups.items()):
+        ok = sum(1 for r in group if r["success"])
+        raised = ", ".join(sorted({r["error_kind"] for r in group if r.get("error_kind")})) or "-"
+        won = [r["rows_won_by_contender"] for r in group if r.get("rows_won_by_contender") is not None]
+        torn = total(group, "torn_rows")
+        table.add_row(*([server] if several_servers else []), strategy, f"{ok}/{len(group)}", raised, torn,
+                      f"{statistics.median(won):,.0f}" if won else "-", total(group, "contender_retries"),
+                      total(group, "contender_errors"),
+                      style="" if ok == len(group) and torn in ("0", "-") else "red")
     return table

@@ -1,6 +1,9 @@
 """Contention mode: a second writer on the same keys; torn rows and lost updates are caught."""
 
+import pandas as pd
 import pytest
+
+from analysis.build import build
 
 from experiments.contention import error_kind
 
@@ -13,11 +16,11 @@ def contended(pg_dsn, tmp_path_factory):
     done = run_cli("run", "--dsn", pg_dsn, "--items", "6000", "--repeat", "1", "--no-memory", "--contention",
                    "--strategies-dir", str(FIXTURES), "--strategies", "ok_copy,lost_update",
                    "--results-dir", str(results))
-    return done, {(r["strategy"], r["phase"]): r for r in read_results(results)[1]}
+    return done, {(r["strategy"], r["phase"]): r for r in read_results(results)[1]}, results
 
 
 def test_on_conflict_survives_contention_with_no_torn_rows(contended):
-    _, rows = contended
+    _, rows, _ = contended
     row = rows[("ok_copy", "update")]
     assert row["contention"] == "True" and row["success"] == "True", row["error"]
     assert row["torn_rows"] == "0"
@@ -26,13 +29,36 @@ def test_on_conflict_survives_contention_with_no_torn_rows(contended):
 
 
 def test_an_injected_lost_update_is_detected(contended):
-    done, rows = contended
+    done, rows, _ = contended
     row = rows[("lost_update", "update")]
     assert row["success"] == "False"
     assert int(row["torn_rows"]) > 0
     assert "hold neither writer's values" in row["error"]
     assert row["error_kind"] == "wrong_values"
     assert done.returncode == 1
+
+
+def test_the_summary_has_a_contention_table(contended):
+    done, rows, _ = contended
+    table = done.stdout[done.stdout.index("Contention (update pass"):]
+    cells = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
+             for line in table.splitlines() if line.count("│") > 5}
+    # columns: ok, strategy raised, torn rows, rows won by contender, contender retries, contender errors
+    assert cells["ok_copy"][:3] == ["1/1", "-", "0"]
+    lost = rows[("lost_update", "update")]
+    assert cells["lost_update"][:3] == ["0/1", "wrong_values", f"{int(lost['torn_rows']):,}"]
+
+
+def test_figures_report_the_contention_outcome(contended, tmp_path):
+    _, rows, results = contended
+    build(results, tmp_path / "figures", echo=lambda line: None)
+    outcomes = pd.read_csv(tmp_path / "figures" / "contention.csv").set_index("strategy")
+    assert set(outcomes["variant"]) == {"contention"}
+    assert outcomes.loc["ok_copy", "torn_rows"] == 0 and outcomes.loc["ok_copy", "n_ok"] == 1
+    assert outcomes.loc["lost_update", "torn_rows"] == int(rows[("lost_update", "update")]["torn_rows"]) > 0
+    assert outcomes.loc["lost_update", "raised"] == "wrong_values"
+    report = (tmp_path / "figures" / "REPORT.md").read_text()
+    assert "## Contention" in report and "| `lost_update` |" in report
 
 
 @pytest.mark.parametrize("text, kind", [
