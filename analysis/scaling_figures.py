@@ -54,7 +54,10 @@ def versus_items(table: pd.DataFrame, value: str, ylabel: str, title: str, growt
             label = strategy + (FLOOR_LABEL if line["reference"].any() else "")
             if strategy in exps.index:
                 label += f"  (^{exps[strategy]:.2f})"
-            ax.plot(line["items"], line[value], label=label, markersize=4, linewidth=1, **styles[strategy])
+            # the floor as a wide dashed band beneath the others, so a strategy on top of it shows
+            look = ({"linewidth": 2.6, "linestyle": "--", "alpha": 0.55, "zorder": 1} if line["reference"].any()
+                    else {"linewidth": 1, "zorder": 2})
+            ax.plot(line["items"], line[value], label=label, markersize=4, **{**styles[strategy], **look})
         ax.set_xscale("log")
         ax.set_yscale("log")
         _log_ticks(ax.xaxis)
@@ -94,11 +97,18 @@ def speedup_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
             ax.set_xscale("log", base=2)
             ax.set_xticks(sorted(table["threads"].unique()), [str(t) for t in sorted(table["threads"].unique())])
             ax.set_title(f"{phase}, {int(items):,} items", loc="left", fontsize=9)
-            ax.set_xlabel("threads / connections")
+            if row == len(phases) - 1:
+                ax.set_xlabel("threads / connections")
             if col == 0:
                 ax.set_ylabel("speed-up over the fewest threads")
-    handles, labels = axes[0][-1].get_legend_handles_labels()
-    axes[0][-1].legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False)
+    legend = {}  # every strategy of every panel, once: panels may hold different strategies
+    for ax in axes.flat:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(label, handle)
+    labels = ["ideal (linear)"] + sorted(set(legend) - {"ideal (linear)"})
+    axes[0][-1].legend([legend[label] for label in labels], labels, loc="upper left",
+                       bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False)
+    fig.subplots_adjust(hspace=0.3)
     _provenance(fig, provenance)
     return fig
 

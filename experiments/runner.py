@@ -15,6 +15,7 @@ failed row with a one-line reason, and the run goes on.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import random
@@ -278,6 +279,7 @@ class Runner:
         statements = (server_stats.statements(conn, self.statements_schema)  # before verify's queries
                       if self.statements_schema else None)
         if contended:
+            log.info("%s-contender: %s", name, json.dumps(rival, sort_keys=True))
             server_stats.end_stray_backends(conn, self._backend_filter)
             check = contention.verify(conn, s.items)
         else:
@@ -313,8 +315,8 @@ class Runner:
             "contention": contended,
             "contender_rows": rival.get("rows") if contended else None,
             "contender_retries": rival.get("retries") if contended else None,
-            "contender_errors": (rival.get("unique_violations", 0) + rival.get("other_errors", 0)
-                                 if contended else None),
+            "contender_errors": (sum(rival.get(k, 0) for k in ("unique_violations", "foreign_key_violations",
+                                                                 "other_errors")) if contended else None),
             "rows_won_by_contender": check.contender_rows if contended else None,
             "torn_rows": check.torn_rows if contended else None,
         }

@@ -97,9 +97,11 @@ def user_row(i: int, phase: str, total: int) -> tuple:
 
 def address_row(i: int, phase: str, total: int) -> tuple:
     """The addresses row for id `i` in `phase`, in ADDRESS_COLUMNS order. In the insert phase
-    address i belongs to user i; in the update phase to user i+1 (the last to user 1)."""
+    address i belongs to user i; in the update phase to user i+1 (the last to user 1); in the
+    contender's rows to user i again, whom the contender upserts in the same transaction (a user
+    outside its batch may be one the strategy has not re-inserted yet: a foreign-key error)."""
     p = _phase_index(phase)
-    user_id = i if p == 0 else (i + p - 1) % total + 1
+    user_id = i % total + 1 if p == 1 else i
     street = f"{i * 3 + p} {STREETS[(i + p) % len(STREETS)]}"
     city = CITIES[(i + p) % len(CITIES)]
     postcode = None if i % 5 == (1, 2, 3)[p] else f"{p}{i % 100_000:05d}"

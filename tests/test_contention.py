@@ -20,11 +20,13 @@ def contended(pg_dsn, tmp_path_factory):
 
 
 def test_on_conflict_survives_contention_with_no_torn_rows(contended):
-    _, rows, _ = contended
+    _, rows, results = contended
     row = rows[("ok_copy", "update")]
     assert row["contention"] == "True" and row["success"] == "True", row["error"]
     assert row["torn_rows"] == "0"
     assert int(row["contender_rows"]) > 0  # the second writer really wrote
+    log = next(results.glob("*/run.log")).read_text()
+    assert '"foreign_key_violations": 0' in log.split("ok_copy-update-r1-dsn-contender: ")[1].splitlines()[0]
     assert rows[("ok_copy", "insert")]["contention"] == "False"  # only the update pass races
 
 
