@@ -285,8 +285,10 @@ def versions_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
         ax.set_ylim(len(order) - 0.5, -0.5)
         ax.set_xlabel("median duration per pass, seconds (95% bootstrap CI)")
         ax.set_title(f"{phase}: PostgreSQL versions side by side", loc="left")
-    axes[0][-1].legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=len(versions), frameon=False,
-                       fontsize=8)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    top = max(ax.get_position().y1 for ax in axes[0])
+    fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, top + 0.022), ncol=len(versions),
+               frameon=False, fontsize=8)  # above the panels' titles, centred: never on them
     _provenance(fig, provenance)
     return fig
 

@@ -87,6 +87,7 @@ def _read_run(folder: Path) -> tuple[pd.DataFrame, dict]:
             frame[column] = pd.to_numeric(frame[column], errors="raise")
     if "reference" not in frame:
         frame["reference"] = False
+    frame["pg_version"] = frame["pg_version"].str.split().str[0]  # older runs: "15.18 (Debian ...)"
     frame["machine"] = machine_label(manifest)
     frame["variant"] = variant_label(manifest)
     measured = {s["name"]: s.get("comprehensibility") or _measure_if_unchanged(s)

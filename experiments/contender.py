@@ -46,7 +46,7 @@ def upsert_sql(table: str) -> str:
             f"ON CONFLICT (id) DO UPDATE SET {updates}")
 
 
-def run(dsn: str, total: int, ready: Path) -> dict:
+def run(dsn: str, total: int, ready: Path, go: Path | None = None) -> dict:
     counts = {"batches": 0, "rows": 0, "retries": 0, "deadlocks": 0, "serialization_failures": 0,
               "unique_violations": 0, "foreign_key_violations": 0, "other_errors": 0, "last_error": ""}
     stopping = False
@@ -61,6 +61,8 @@ def run(dsn: str, total: int, ready: Path) -> dict:
     statements = {t: upsert_sql(t) for t in rows}
     with psycopg.connect(dsn, application_name="upsert-bench-contender") as conn:
         ready.write_text("ready\n")
+        while go is not None and not go.exists() and not stopping:  # start with the strategy's clock
+            time.sleep(0.001)
         while not stopping:
             for start in range(0, len(ids), BATCH_ROWS):
                 if stopping:
@@ -101,9 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m experiments.contender")
     parser.add_argument("--items", type=int, required=True)
     parser.add_argument("--ready", type=Path, required=True)
+    parser.add_argument("--go", type=Path, help="wait for this file before writing")
     parser.add_argument("--result", type=Path, required=True)
     args = parser.parse_args(argv)
-    counts = run(os.environ["DATABASE_URL"], args.items, args.ready)
+    counts = run(os.environ["DATABASE_URL"], args.items, args.ready, args.go)
     args.result.write_text(json.dumps(counts) + "\n")
     return 0
 

@@ -38,18 +38,27 @@ def open_gap(conn: psycopg.Connection, total: int) -> list[int]:
     return gap
 
 
+def go_file(scratch: Path, name: str) -> Path:
+    """The file the strategy's worker creates when its clock starts (GO_FILE_ENV names it): the
+    contender waits for it, so both writers start together, before either has closed the gap."""
+    return scratch / f"{name}.go"
+
+
+GO_FILE_ENV = "UPSERT_BENCH_GO_FILE"
+
+
 @contextmanager
 def contender(dsn: str, total: int, scratch: Path, name: str):
     """Run the second writer for the duration of the block; yield a dict filled with its counts."""
-    ready, result = scratch / f"{name}.ready", scratch / f"{name}.json"
-    for path in (ready, result):
+    ready, result, go = scratch / f"{name}.ready", scratch / f"{name}.json", go_file(scratch, name)
+    for path in (ready, result, go):
         path.unlink(missing_ok=True)
     env = dict(os.environ, DATABASE_URL=dsn,
                PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])))
     with open(scratch / f"{name}.out", "wb") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "experiments.contender", "--items", str(total), "--ready", str(ready),
-             "--result", str(result)], env=env, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=output,
+             "--go", str(go), "--result", str(result)], env=env, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=output,
             stderr=subprocess.STDOUT, start_new_session=True)
     counts: dict = {}
     try:

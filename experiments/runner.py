@@ -226,9 +226,9 @@ class Runner:
         return self.application if self._target_kind == "dsn" else ""
 
     def _worker(self, target: Target, strategy: Strategy, phase: str, prefix: list[str],
-                name: str) -> ProcessOutcome:
+                name: str, extra_env: dict | None = None) -> ProcessOutcome:
         s = self.settings
-        env = dict(os.environ, DATABASE_URL=target.dsn, TOTAL_ITEMS=str(s.items),
+        env = dict(os.environ, **(extra_env or {}), DATABASE_URL=target.dsn, TOTAL_ITEMS=str(s.items),
                    TOTAL_THREADS=str(s.threads), BENCH_PHASE=phase, PGAPPNAME=self.application,
                    PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])))
         argv = [*prefix, "experiments.worker", "--strategy-file", str(strategy.path),
@@ -273,7 +273,9 @@ class Runner:
         before = server_stats.snapshot(conn)
         with (contention.contender(target.dsn, s.items, self.scratch, name + "-contender")
               if contended else nullcontext({})) as rival:
-            timed = self._worker(target, strategy, phase, [sys.executable, "-m"], name)
+            timed = self._worker(target, strategy, phase, [sys.executable, "-m"], name,
+                                 {contention.GO_FILE_ENV: str(contention.go_file(self.scratch, name + "-contender"))}
+                                 if contended else {})
         after = server_stats.settle(conn, self._backend_filter, before,
                                     0 if timed.error or contended else 2 * s.items)
         statements = (server_stats.statements(conn, self.statements_schema)  # before verify's queries
@@ -318,7 +320,8 @@ class Runner:
             "contender_errors": (sum(rival.get(k, 0) for k in ("unique_violations", "foreign_key_violations",
                                                                  "other_errors")) if contended else None),
             "rows_won_by_contender": check.contender_rows if contended else None,
-            "torn_rows": check.torn_rows if contended else None,
+            # a strategy that raised rolled back (or stopped): its unwritten rows are not torn
+            "torn_rows": check.torn_rows if contended and not timed.error else None,
         }
 
     # -- output --------------------------------------------------------------------

@@ -64,6 +64,8 @@ def run(strategy_file: Path, phase: str, items: int, threads: int) -> dict:
         work.users(), work.addresses()  # the input exists before the clock starts
     argument = work.total if is_seed_style(entry) else work
     gc.collect()
+    if os.environ.get("UPSERT_BENCH_GO_FILE"):  # contention mode: the second writer starts now too
+        Path(os.environ["UPSERT_BENCH_GO_FILE"]).touch()
     started = time.perf_counter()
     try:
         entry(argument)

@@ -141,7 +141,10 @@ def describe_server(conn: psycopg.Connection) -> dict:
     ).fetchall()
     settings = {name: {"setting": value, "unit": unit, "source": source}
                 for name, value, unit, source in rows}
-    return {"server_version": version, "version": full, "non_default_settings": settings}
+    # "15.18 (Debian 15.18-0+deb12u1)" -> "15.18": the number goes into every row and file name,
+    # the packager's text stays in the manifest
+    return {"server_version": version.split()[0], "server_version_string": version, "version": full,
+            "non_default_settings": settings}
 
 
 def connect_error(error: Exception) -> str:
