@@ -33,7 +33,8 @@ def contention_outcomes(passes: pd.DataFrame) -> pd.DataFrame:
         kinds = sorted(set(group.get("error_kind", pd.Series(dtype=str)).dropna().astype(str)) - {""})
         rows.append({**dict(zip(CONFIG + ["strategy"], key)), "technique": group["technique"].iloc[0]
                      if "technique" in group else "", "n": len(group), "n_ok": len(ok),
-                     "raised": ", ".join(kinds), "torn_rows": int(numbers["torn_rows"].sum()),
+                     "raised": ", ".join(kinds), "torn_rows": (int(numbers["torn_rows"].sum()) if numbers["torn_rows"].notna().any()
+                                   else None),  # measured only for passes that completed
                      "rows_won_by_contender": float(numbers["rows_won_by_contender"].median()),
                      "contender_rows": float(numbers["contender_rows"].median()),
                      "contender_retries": int(numbers["contender_retries"].sum()),

@@ -198,13 +198,14 @@ def contention_section(outcomes: pd.DataFrame | None) -> list[str]:
              "The update pass raced a second writer upserting the lower half of the keys (half of "
              "them deleted first) for as long as the strategy ran (`--contention`). `torn rows` "
              "hold neither writer's values (a lost or torn update) and must be 0; `raised` is what "
-             "the strategy's failed passes raised; the contender's retries are the deadlocks and "
-             "serialization failures it had to repeat (`contention.csv`).", ""]
+             "the strategy's failed passes raised (a failed pass rolled back: its rows are not "
+             "counted as torn, `-` when no pass completed); the contender's retries are the "
+             "deadlocks and serialization failures it had to repeat (`contention.csv`).", ""]
     for config, part in outcomes.groupby(CONFIG, sort=True):
         shown = pd.DataFrame({
             "strategy": "`" + part["strategy"] + "`", "technique": part["technique"],
             "ok": part["n_ok"].astype(str) + "/" + part["n"].astype(str),
-            "raised": part["raised"].replace("", "-"), "torn rows": part["torn_rows"].astype(str),
+            "raised": part["raised"].replace("", "-"), "torn rows": part["torn_rows"].map(lambda v: "-" if pd.isna(v) else f"{int(v):,}"),
             "rows won by contender": part["rows_won_by_contender"].map(
                 lambda v: "-" if pd.isna(v) else f"{v:,.0f}"),
             "contender retries": part["contender_retries"].astype(str),
