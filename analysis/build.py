@@ -27,8 +27,10 @@ from analysis.significance import significance
 FIGURE_KINDS = ("duration", "memory", "floor_multiple", "wal_per_row", "zscores", "heatmap_insert",
                 "heatmap_update", "versions", "speed_vs_code", "scaling_duration", "scaling_memory",
                 "speedup")
-GENERATED = re.compile(r"^(REPORT\.md|manifest\.json|(passes|aggregate|correlation|significance|growth|"
-                       r"speedup)\.csv|(" + "|".join(FIGURE_KINDS) + r")_.+\.(png|svg))$")
+TABLES = ("passes", "aggregate", "correlation", "significance", "growth", "speedup", "contention")
+ALWAYS_WRITTEN = TABLES[:4]  # the others only when the runs hold a sweep or contention passes
+GENERATED = re.compile(r"^(REPORT\.md|manifest\.json|(" + "|".join(TABLES) + r")\.csv|("
+                       + "|".join(FIGURE_KINDS) + r")_.+\.(png|svg))$")
 CSV_OPTIONS = {"index": False, "float_format": "%.6g", "lineterminator": "\n"}
 
 
@@ -170,10 +172,9 @@ def build(results_dir: Path, out_dir: Path, runs: str | None = None, since: str 
     growths, speedups = growth(passes), speedup(passes)
     outcomes = contention_outcomes(passes)
     out = Output(out_dir)
-    for name, table in (("passes", passes), ("aggregate", aggregated), ("correlation", correlate(aggregated)),
-                        ("significance", pairs), ("growth", growths), ("speedup", speedups),
-                        ("contention", outcomes)):
-        if not table.empty or name in ("passes", "aggregate", "correlation", "significance"):
+    tables = dict(zip(TABLES, (passes, aggregated, correlate(aggregated), pairs, growths, speedups, outcomes)))
+    for name, table in tables.items():
+        if not table.empty or name in ALWAYS_WRITTEN:
             out.table(name, table)
     figures.setup_style()
     by_config = _configuration_figures(out, loaded, passes, aggregated, pairs)

@@ -10,20 +10,16 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis.load import CONFIG
+from analysis.load import CONFIG, as_bool
 
 COLUMNS = [*CONFIG, "strategy", "technique", "n", "n_ok", "raised", "torn_rows", "rows_won_by_contender",
            "contender_rows", "contender_retries", "contender_errors", "median_duration"]
 
 
-def _truthy(series: pd.Series) -> pd.Series:
-    return series.astype(str).str.lower().isin({"true", "1"})
-
-
 def contention_outcomes(passes: pd.DataFrame) -> pd.DataFrame:
     if "contention" not in passes or "torn_rows" not in passes:
         return pd.DataFrame(columns=COLUMNS)
-    contended = passes[_truthy(passes["contention"])]
+    contended = passes[as_bool(passes["contention"])]
     rows = []
     for key, group in contended.groupby(CONFIG + ["strategy"], sort=True):
         numbers = {c: pd.to_numeric(group[c], errors="coerce") for c in

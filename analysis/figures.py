@@ -69,6 +69,13 @@ def strategy_order(table: pd.DataFrame, column: str = "median_duration") -> list
     return list(means.sort_values(na_position="last", kind="stable").index)
 
 
+def log_ticks(axis) -> None:
+    """Ticks at 1, 2, 5 x 10^k on a log axis, labelled in short numbers, no minor labels."""
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: _short_number(v)))
+    axis.set_minor_formatter(NullFormatter())
+
+
 def _short_number(value: float) -> str:
     if not np.isfinite(value):
         return ""
@@ -121,9 +128,7 @@ def _paired_bars(table: pd.DataFrame, value: str, low: str, high: str, xlabel: s
                 ax.annotate(_short_number(v), xy=(max(v, hi) if np.isfinite(hi) else v, yi),
                             xytext=(3, 0), textcoords="offset points", va="center", fontsize=6.5)
     if _log_if_wide(ax, table[value]):
-        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _short_number(v)))
-        ax.xaxis.set_minor_formatter(NullFormatter())
+        log_ticks(ax.xaxis)
     ax.set_xlim(right=ax.get_xlim()[1] * (1.6 if ax.get_xscale() == "log" else 1.12))
     if marker_at is not None:
         ax.axvline(marker_at, color="black", linestyle="--", linewidth=0.8)
@@ -278,9 +283,7 @@ def versions_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
                     edgecolor="black", linewidth=0.4, label=f"PostgreSQL {version}", xerr=errors,
                     error_kw={"elinewidth": 0.7, "capsize": 1.2})
         if _log_if_wide(ax, table["median_duration"]):
-            ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _short_number(v)))
-            ax.xaxis.set_minor_formatter(NullFormatter())
+            log_ticks(ax.xaxis)
         ax.set_yticks(range(len(order)), [labels[s] for s in order])
         ax.set_ylim(len(order) - 0.5, -0.5)
         ax.set_xlabel("median duration per pass, seconds (95% bootstrap CI)")

@@ -61,7 +61,8 @@ def _measure_if_unchanged(strategy: dict) -> dict:
     return measured.as_dict() if measured else {}
 
 
-def _as_bool(series: pd.Series) -> pd.Series:
+def as_bool(series: pd.Series) -> pd.Series:
+    """True/False from a CSV column of booleans, '1'/'0' or blanks (blank = False)."""
     return series.map(lambda v: str(v).strip().lower() in ("true", "1")).astype(bool)
 
 
@@ -80,7 +81,7 @@ def _read_run(folder: Path) -> tuple[pd.DataFrame, dict]:
         raise ValueError(f"missing columns {', '.join(missing)}")
     for column in ("success", "reference", "counts_ok", "values_ok"):
         if column in frame:
-            frame[column] = _as_bool(frame[column])
+            frame[column] = as_bool(frame[column])
     for column in ("duration_s", "peak_memory_mb", "max_rss_mb", "wal_bytes", "allocations",
                    "connections", "items", "threads", "repeat"):
         if column in frame:

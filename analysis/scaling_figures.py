@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from analysis.figures import FLOOR_LABEL, _provenance, _short_number
+from analysis.figures import FLOOR_LABEL, _provenance, log_ticks
 
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "<", ">", "h"]
 
@@ -26,14 +26,6 @@ def _styles(strategies: list[str], libraries: dict[str, str]) -> dict[str, dict]
         styles[name] = {"color": palette.get(lib, "black"), "marker": MARKERS[k % len(MARKERS)],
                         "linestyle": "-" if k < len(MARKERS) else "--"}
     return styles
-
-
-def _log_ticks(axis) -> None:
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-
-    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    axis.set_major_formatter(FuncFormatter(lambda v, _: _short_number(v) if v < 1000 else f"{v:,.0f}"))
-    axis.set_minor_formatter(NullFormatter())
 
 
 def versus_items(table: pd.DataFrame, value: str, ylabel: str, title: str, growth: pd.DataFrame,
@@ -60,8 +52,8 @@ def versus_items(table: pd.DataFrame, value: str, ylabel: str, title: str, growt
             ax.plot(line["items"], line[value], label=label, markersize=4, **{**styles[strategy], **look})
         ax.set_xscale("log")
         ax.set_yscale("log")
-        _log_ticks(ax.xaxis)
-        _log_ticks(ax.yaxis)
+        log_ticks(ax.xaxis)
+        log_ticks(ax.yaxis)
         ax.set_xlabel("items (rows per table)")
         ax.set_ylabel(ylabel)
         ax.set_title(f"{phase}: {title}", loc="left")
@@ -129,7 +121,7 @@ def speed_vs_code_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | N
                        linewidth=0.5, color=sns.color_palette("colorblind")[0 if flag else 2], label=label,
                        zorder=3)
         ax.set_yscale("log")
-        _log_ticks(ax.yaxis)
+        log_ticks(ax.yaxis)
         count = len(data)
         for i, row in enumerate(data.itertuples()):  # labels in a column, joined to their points
             ax.annotate(row.strategy, xy=(row.loc, row.median_duration), xycoords="data",

@@ -12,3 +12,5 @@ BIN_CACHE_PREFIX = "upsert-bench-pgbin-"
 OWNER_FILE = "harness.pid"  # in each of the first two: the pid of the run that owns it
 # Docker containers a run starts carry this label (and f"{DOCKER_LABEL}.run-id")
 DOCKER_LABEL = "org.postgres-upsert-bench"
+# contention mode: the worker creates the file this variable names when its clock starts
+GO_FILE_ENV = "UPSERT_BENCH_GO_FILE"

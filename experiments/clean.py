@@ -97,14 +97,15 @@ def leftover_servers(tmp: Path) -> list[tuple[int, str]]:
 def leftover_containers() -> tuple[list, str]:
     """Containers with the project's label, and a note when Docker could not be asked."""
     try:
-        import docker
+        import docker  # noqa: F401
     except ImportError:
         return [], "docker package not installed: containers not checked"
+    from experiments.errors import UsageError
+    from experiments.servers.docker import engine, ours
+
     try:
-        client = docker.from_env(timeout=5)
-        client.ping()
-        return client.containers.list(all=True, filters={"label": DOCKER_LABEL}), ""
-    except Exception:  # no engine: nothing of ours can be running in it
+        return ours(engine(timeout=5).containers.list(all=True, filters={"label": DOCKER_LABEL})), ""
+    except (UsageError, docker.errors.DockerException):  # no engine: nothing of ours can run in it
         return [], ""
 
 

@@ -19,7 +19,7 @@ from experiments.catalog import Strategy
 from experiments.comprehensibility import measure
 from experiments.config import redact_dsn
 from experiments.errors import UsageError
-from experiments.servers import ServerSpec, connect_error, open_target, with_search_path
+from experiments.servers import ServerSpec, connect_error, open_target, with_params
 from experiments.workload import COLUMNS
 
 LIBRARY_ORDER = ["sqlalchemy", "psycopg2", "psycopg", "asyncpg", "pandas", "postgresql"]
@@ -58,7 +58,7 @@ def connect(dsn: str, schema_name: str) -> psycopg.Connection:
         raise UsageError("no server: pass --dsn postgresql://... or set DATABASE_URL "
                          "(`python -m experiments serve` starts one that stays up)")
     try:
-        return psycopg.connect(with_search_path(dsn, schema_name), autocommit=True, connect_timeout=10)
+        return psycopg.connect(with_params(dsn, schema_name), autocommit=True, connect_timeout=10)
     except psycopg.Error as error:
         raise UsageError(f"cannot connect to {redact_dsn(dsn)}: {connect_error(error)}") from None
 

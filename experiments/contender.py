@@ -87,8 +87,8 @@ def run(dsn: str, total: int, ready: Path, go: Path | None = None) -> dict:
                     counts["unique_violations"] += 1
                     counts["last_error"] = str(error).splitlines()[0]
                 except errors.ForeignKeyViolation as error:
-                    # its address i belongs to user i+2: at a batch's end, a user the strategy
-                    # has not re-inserted yet; the batch is skipped, not retried
+                    # not expected (its address i belongs to its own user i); counted apart so a
+                    # workload change that breaks this shows in run.log; not retried
                     counts["foreign_key_violations"] += 1
                     counts["last_error"] = str(error).splitlines()[0]
                 except psycopg.Error as error:

@@ -22,6 +22,7 @@ from pathlib import Path
 import psycopg
 
 from experiments import REPO_ROOT
+from experiments.process import child_env
 from experiments.contender import contended_ids
 from experiments.verify import verify_contended
 
@@ -39,12 +40,9 @@ def open_gap(conn: psycopg.Connection, total: int) -> list[int]:
 
 
 def go_file(scratch: Path, name: str) -> Path:
-    """The file the strategy's worker creates when its clock starts (GO_FILE_ENV names it): the
+    """The file the strategy's worker creates when its clock starts (`GO_FILE_ENV` names it): the
     contender waits for it, so both writers start together, before either has closed the gap."""
     return scratch / f"{name}.go"
-
-
-GO_FILE_ENV = "UPSERT_BENCH_GO_FILE"
 
 
 @contextmanager
@@ -53,12 +51,11 @@ def contender(dsn: str, total: int, scratch: Path, name: str):
     ready, result, go = scratch / f"{name}.ready", scratch / f"{name}.json", go_file(scratch, name)
     for path in (ready, result, go):
         path.unlink(missing_ok=True)
-    env = dict(os.environ, DATABASE_URL=dsn,
-               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])))
     with open(scratch / f"{name}.out", "wb") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "experiments.contender", "--items", str(total), "--ready", str(ready),
-             "--go", str(go), "--result", str(result)], env=env, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=output,
+             "--go", str(go), "--result", str(result)],
+            env=child_env(dsn), cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=output,
             stderr=subprocess.STDOUT, start_new_session=True)
     counts: dict = {}
     try:

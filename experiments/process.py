@@ -20,6 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+def child_env(dsn: str, **extra: str) -> dict[str, str]:
+    """The environment of a harness child process: ours, the DSN (never argv) and the repository
+    on PYTHONPATH, so `python -m experiments.*` imports from any working directory."""
+    from experiments import REPO_ROOT
+
+    path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+    return dict(os.environ, **extra, DATABASE_URL=dsn, PYTHONPATH=path)
+
+
 @dataclass(frozen=True)
 class ProcessOutcome:
     returncode: int

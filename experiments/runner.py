@@ -35,12 +35,12 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColum
                            TimeElapsedColumn, TimeRemainingColumn)
 from rich.table import Table
 
-from experiments import (OWNER_FILE, REPO_ROOT, SCRATCH_DIR_PREFIX, contention, manifest, schema,
-                         server_stats)
+from experiments import (GO_FILE_ENV, OWNER_FILE, REPO_ROOT, SCRATCH_DIR_PREFIX, contention, manifest,
+                         schema, server_stats)
 from experiments.catalog import Strategy, discover, select
 from experiments.config import Settings
 from experiments.memory import memray_command, read_capture
-from experiments.process import ProcessOutcome, run_worker
+from experiments.process import ProcessOutcome, child_env, run_worker
 from experiments.rundir import RunFolder, git_diff_text, git_state, new_run_id
 from experiments.errors import UsageError
 from experiments.servers import (MIN_MAJOR, ServerOptions, ServerSpec, Target, open_target, parse_pg,
@@ -228,9 +228,8 @@ class Runner:
     def _worker(self, target: Target, strategy: Strategy, phase: str, prefix: list[str],
                 name: str, extra_env: dict | None = None) -> ProcessOutcome:
         s = self.settings
-        env = dict(os.environ, **(extra_env or {}), DATABASE_URL=target.dsn, TOTAL_ITEMS=str(s.items),
-                   TOTAL_THREADS=str(s.threads), BENCH_PHASE=phase, PGAPPNAME=self.application,
-                   PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])))
+        env = child_env(target.dsn, **(extra_env or {}), TOTAL_ITEMS=str(s.items), TOTAL_THREADS=str(s.threads),
+                        BENCH_PHASE=phase, PGAPPNAME=self.application)
         argv = [*prefix, "experiments.worker", "--strategy-file", str(strategy.path),
                 "--phase", phase, "--items", str(s.items), "--threads", str(s.threads),
                 "--result", str(self.scratch / f"{name}.json")]
@@ -274,7 +273,7 @@ class Runner:
         with (contention.contender(target.dsn, s.items, self.scratch, name + "-contender")
               if contended else nullcontext({})) as rival:
             timed = self._worker(target, strategy, phase, [sys.executable, "-m"], name,
-                                 {contention.GO_FILE_ENV: str(contention.go_file(self.scratch, name + "-contender"))}
+                                 {GO_FILE_ENV: str(contention.go_file(self.scratch, name + "-contender"))}
                                  if contended else {})
         after = server_stats.settle(conn, self._backend_filter, before,
                                     0 if timed.error or contended else 2 * s.items)

@@ -22,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+from experiments import GO_FILE_ENV
 from experiments.workload import Workload
 
 
@@ -64,8 +65,8 @@ def run(strategy_file: Path, phase: str, items: int, threads: int) -> dict:
         work.users(), work.addresses()  # the input exists before the clock starts
     argument = work.total if is_seed_style(entry) else work
     gc.collect()
-    if os.environ.get("UPSERT_BENCH_GO_FILE"):  # contention mode: the second writer starts now too
-        Path(os.environ["UPSERT_BENCH_GO_FILE"]).touch()
+    if os.environ.get(GO_FILE_ENV):  # contention mode: the second writer starts now too
+        Path(os.environ[GO_FILE_ENV]).touch()
     started = time.perf_counter()
     try:
         entry(argument)

@@ -127,10 +127,6 @@ def with_params(dsn: str, schema: str = "public", **params: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query, safe="/:,", quote_via=quote)))
 
 
-def with_search_path(dsn: str, schema: str) -> str:
-    return with_params(dsn, schema)
-
-
 def describe_server(conn: psycopg.Connection) -> dict:
     """Version and settings that differ from PostgreSQL's defaults, for the manifest."""
     version = conn.execute("SHOW server_version").fetchone()[0]

@@ -88,7 +88,7 @@ def ours(containers: Iterable) -> list:
     return [c for c in containers if LABEL in (getattr(c, "labels", None) or {})]
 
 
-def engine():
+def engine(timeout: int = 10):
     """A connected Docker client, or a one-line UsageError saying why there is none."""
     try:
         import docker
@@ -96,7 +96,7 @@ def engine():
     except ImportError:  # pragma: no cover - the lock file installs it
         raise UsageError("--pg docker:* needs the docker package (installed by `make bench`)") from None
     try:
-        client = docker.from_env(timeout=10)
+        client = docker.from_env(timeout=timeout)
         client.ping()
     except DockerException as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
