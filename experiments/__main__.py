@@ -47,6 +47,25 @@ def _items(text: str) -> int:
     return value
 
 
+def _since(text: str) -> str:
+    """A day (YYYY-MM-DD, YYYY-MM or YYYY) or a run id (or its start): run ids begin with the
+    date, so anything else would silently select no run."""
+    import datetime
+    import re
+
+    day = re.fullmatch(r"(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?", text)
+    if day:
+        try:
+            datetime.date(int(day[1]), int(day[2] or 1), int(day[3] or 1))
+            return text
+        except ValueError:
+            pass
+    elif re.fullmatch(r"\d{8}(-\d{1,6}(-[0-9a-f]*)?)?", text):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"--since must be a date (YYYY-MM-DD) or a run id, got {text!r}")
+
+
 def _add_run_flags(parser: argparse.ArgumentParser) -> None:
     for flag, (_, help_text) in RUN_FLAGS.items():
         parser.add_argument(flag, help=help_text)
@@ -101,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
                             ("figures", "write CSVs, figures and REPORT.md into --out")):
         sub = commands.add_parser(name, help=help_text)
         sub.add_argument("--runs", help="run ids or globs, comma-separated (default: all)")
-        sub.add_argument("--since", help="runs started on or after this date (YYYY-MM-DD) or run id")
+        sub.add_argument("--since", type=_since,
+                         help="runs started on or after this date (YYYY-MM-DD) or run id")
         sub.add_argument("--items", type=_items, help="only passes with this many items")
         sub.add_argument("--sweep", help="only the runs of this sweep id, or 'latest'")
         sub.add_argument("--results-dir", help="where the run folders are (RESULTS_DIR)")
@@ -137,14 +157,14 @@ def _results_dir(flag: str | None) -> Path:
     `clean` works with the standard library alone."""
     import os
 
-    from experiments import REPO_ROOT
+    from experiments import ENV_PREFIX, REPO_ROOT
     from experiments.config import read_env_file
 
     value = "results"
     for env_file in (REPO_ROOT / ".env_dist", REPO_ROOT / ".env"):
         if env_file.exists():
             value = read_env_file(env_file).get("RESULTS_DIR", value)
-    value = flag or os.environ.get("RESULTS_DIR", value)
+    value = flag or os.environ.get(ENV_PREFIX + "RESULTS_DIR", value)
     path = Path(value).expanduser()
     return path if path.is_absolute() else REPO_ROOT / path
 

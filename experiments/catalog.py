@@ -39,7 +39,7 @@ def read_strategy(path: Path) -> Strategy:
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     except SyntaxError as error:
         return Strategy(name, path, problem=f"SyntaxError: {error.msg} (line {error.lineno})")
-    except (OSError, UnicodeDecodeError) as error:
+    except (OSError, ValueError) as error:  # ValueError: not UTF-8; NUL bytes before Python 3.12
         return Strategy(name, path, problem=f"unreadable: {error}")
     doc = ast.get_docstring(tree) or ""
     title, _, rest = doc.strip().partition("\n")
@@ -50,15 +50,20 @@ def read_strategy(path: Path) -> Strategy:
         ):
             try:
                 tags = ast.literal_eval(node.value)
-            except ValueError:
+            except (ValueError, TypeError):  # TypeError: an unhashable key, {[1]: 2}
                 tags = {}
     return Strategy(name, path, title.strip(), rest.strip(), tags if isinstance(tags, dict) else {})
 
 
 def discover(folder: Path) -> list[Strategy]:
     if not folder.is_dir():
-        raise UsageError(f"strategies folder {folder} does not exist")
-    return [read_strategy(p) for p in sorted(folder.glob("*.py")) if not p.name.startswith("_")]
+        raise UsageError(f"strategies folder {folder} "
+                         + ("is not a folder" if folder.exists() else "does not exist"))
+    found = [read_strategy(p) for p in sorted(folder.glob("*.py")) if not p.name.startswith("_")]
+    if not found:
+        raise UsageError(f"no strategies in {folder}: a strategy is a <name>.py file there, "
+                         "<name> not starting with _")
+    return found
 
 
 def select(strategies: list[Strategy], patterns: str) -> list[Strategy]:

@@ -2,7 +2,7 @@
 
 Removes run folders under results/ (memray captures live inside them), and what a killed run
 left behind: PostgreSQL servers still running (embedded or local binaries), their temporary data
-folders, worker scratch folders, the copied binaries root uses, and Docker containers carrying
+folders (with the copy of the binaries root may make there), worker scratch folders, and Docker containers carrying
 the project's label. Anything belonging to a run that is still alive (its harness process
 exists) is left alone. Never touches figures/. The standard library is enough for everything
 but the containers, which need the docker package and a reachable engine (else they are skipped).
@@ -19,8 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from experiments import (BIN_CACHE_PREFIX, DOCKER_LABEL, OWNER_FILE, REPO_ROOT, SCRATCH_DIR_PREFIX,
-                         SERVER_DIR_PREFIX)
+from experiments import DOCKER_LABEL, OWNER_FILE, REPO_ROOT, SCRATCH_DIR_PREFIX, SERVER_DIR_PREFIX
 
 
 def _alive(pid: int) -> bool:
@@ -53,8 +52,6 @@ def leftover_folders(tmp: Path) -> tuple[list[Path], bool]:
                 any_alive = True
             else:
                 dead.append(folder)
-    if not any_alive:  # binary copies are only in use while some run is alive
-        dead += sorted(tmp.glob(BIN_CACHE_PREFIX + "*"))
     return dead, any_alive
 
 

@@ -1,7 +1,7 @@
 """The small commands: describe the catalogue, and inspect a server's tables.
 
 `create-tables`, `count-rows` and `print-rows` work on the server given by `--dsn` or the
-DATABASE_URL setting (a benchmark run's embedded server is gone when the run ends; start one
+DATABASE_URL setting (`UPSERT_BENCH_DATABASE_URL` in the environment) (a benchmark run's embedded server is gone when the run ends; start one
 that stays with `python -m experiments serve`).
 """
 
@@ -14,7 +14,7 @@ from collections import defaultdict
 import psycopg
 from psycopg import sql
 
-from experiments import schema
+from experiments import ENV_PREFIX, schema
 from experiments.catalog import Strategy
 from experiments.comprehensibility import measure
 from experiments.config import redact_dsn
@@ -55,7 +55,7 @@ def describe(strategies: list[Strategy]) -> str:
 
 def connect(dsn: str, schema_name: str) -> psycopg.Connection:
     if not dsn:
-        raise UsageError("no server: pass --dsn postgresql://... or set DATABASE_URL "
+        raise UsageError("no server: pass --dsn postgresql://... or set UPSERT_BENCH_DATABASE_URL "
                          "(`python -m experiments serve` starts one that stays up)")
     try:
         return psycopg.connect(with_params(dsn, schema_name), autocommit=True, connect_timeout=10)
@@ -117,7 +117,7 @@ def serve(spec: ServerSpec, echo) -> None:
         with psycopg.connect(target.dsn, autocommit=True) as conn:
             schema.create_tables(conn)
         echo(f"PostgreSQL {target.server_version} is up with empty tables users and addresses.")
-        echo(f"export DATABASE_URL='{target.dsn}'")
+        echo(f"export {ENV_PREFIX}DATABASE_URL='{target.dsn}'")
         echo("Ctrl-C stops it and removes its data.")
         try:
             while True:

@@ -1,7 +1,10 @@
 """Settings: `.env_dist` < `.env` < environment variables < command-line flags.
 
-Every setting has one name, the environment/.env name (`TOTAL_ITEMS`, `TOTAL_THREADS` keep the
-original project's names). `load_settings()` returns a frozen `Settings`; `CONFIG` is the
+Every setting has one name, its `.env` name (`TOTAL_ITEMS`, `TOTAL_THREADS` keep the original
+project's names). In the environment it carries the prefix `UPSERT_BENCH_`
+(`UPSERT_BENCH_SEED=7`): bare names such as `PG`, `SEED` or `DATABASE_URL` are too common for a
+stale export in a shell to be allowed to change a run silently; they are ignored and named in a
+one-line note instead (`Settings.ignored_environment`). `load_settings()` returns a frozen `Settings`; `CONFIG` is the
 seed-compatible object a strategy written as `def main(total: int)` reads its DSN and thread
 count from, as the original's strategies read `lib.config.CONFIG`.
 """
@@ -15,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-from experiments import REPO_ROOT
+from experiments import ENV_PREFIX, REPO_ROOT
 from experiments.errors import UsageError
 
 
@@ -113,6 +116,8 @@ class Settings:
     # where each value came from: "cli", "environment", ".env" or ".env_dist"
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
     raw: Mapping[str, str] = field(default_factory=dict, compare=False)
+    # bare setting names found in the environment (PG=..., SEED=...), which do not count
+    ignored_environment: tuple[str, ...] = field(default=(), compare=False)
 
     def path(self, value: str) -> Path:
         """A folder setting as an absolute path (relative ones are relative to the repository)."""
@@ -173,7 +178,7 @@ def load_settings(
     layers = [
         (".env_dist", read_env_file(root / ".env_dist") if (root / ".env_dist").exists() else {}),
         (".env", read_env_file(root / ".env") if (root / ".env").exists() else {}),
-        ("environment", {k: v for k, v in environ.items() if k in PARSERS}),
+        ("environment", environment_settings(environ)),
         ("cli", {k: str(v) for k, v in (cli or {}).items() if v is not None}),
     ]
     raw: dict[str, str] = {}
@@ -187,8 +192,29 @@ def load_settings(
     for name, (attribute, parse) in PARSERS.items():
         if name not in raw:
             raise UsageError(f"setting {name} has no value: .env_dist is missing from {root}")
-        parsed[attribute] = parse(raw[name])
-    return Settings(**parsed, sources=sources, raw=raw)
+        try:
+            parsed[attribute] = parse(raw[name])
+        except UsageError as error:  # say where a value that is not a flag came from
+            where = {"environment": f"environment variable {ENV_PREFIX}{name}", "cli": ""}.get(
+                sources[name], str(root / sources[name]) if sources[name].startswith(".env") else "")
+            raise UsageError(f"{error} (set in {where})" if where else str(error)) from None
+    ignored = tuple(sorted(name for name in PARSERS if name in environ))
+    return Settings(**parsed, sources=sources, raw=raw, ignored_environment=ignored)
+
+
+def environment_settings(environ: Mapping[str, str]) -> dict[str, str]:
+    """The settings the environment sets: `UPSERT_BENCH_<NAME>` only, as {NAME: value}."""
+    return {name.removeprefix(ENV_PREFIX): value for name, value in environ.items()
+            if name.startswith(ENV_PREFIX) and name.removeprefix(ENV_PREFIX) in PARSERS}
+
+
+def ignored_environment_note(settings: Settings) -> str:
+    """One line naming bare setting names in the environment, or "" when there are none."""
+    if not settings.ignored_environment:
+        return ""
+    names = ", ".join(settings.ignored_environment)
+    return (f"note: ignoring environment variable(s) {names}: the environment sets a setting as "
+            f"{ENV_PREFIX}<NAME> (e.g. {ENV_PREFIX}{settings.ignored_environment[0]}), or use .env / a flag")
 
 
 def redact_dsn(dsn: str) -> str:
@@ -211,8 +237,9 @@ def redact_dsn(dsn: str) -> str:
 class _SeedConfig(Mapping[str, object]):
     """What a seed-style strategy (`def main(total: int)`) reads: `CONFIG.database_url`,
     `CONFIG.total_threads`, ... or by the setting's name, `CONFIG["DATABASE_URL"]`.
-    Loaded on first use from the environment (the worker sets DATABASE_URL, TOTAL_ITEMS and
-    TOTAL_THREADS for the pass it runs) and the .env files."""
+    Loaded on first use from the environment (the worker sets UPSERT_BENCH_DATABASE_URL,
+    UPSERT_BENCH_TOTAL_ITEMS and UPSERT_BENCH_TOTAL_THREADS for the pass it runs) and the .env
+    files."""
 
     def _settings(self) -> Settings:
         if "_cached" not in self.__dict__:
@@ -257,4 +284,4 @@ class _SeedConfig(Mapping[str, object]):
 
 CONFIG = _SeedConfig()
 
-__all__ = ["CONFIG", "Settings", "load_settings", "redact_dsn", "read_env_file"]
+__all__ = ["CONFIG", "ENV_PREFIX", "Settings", "load_settings", "redact_dsn", "read_env_file"]

@@ -11,7 +11,7 @@ writer has just inserted but not yet committed.
 
 It retries what PostgreSQL says to retry (deadlocks, serialization failures), counts everything,
 and when it gets SIGTERM it finishes its batch and writes one JSON line of counts to `--result`.
-The DSN comes from the environment (DATABASE_URL), never argv.
+The DSN comes from the environment (UPSERT_BENCH_DATABASE_URL), never argv.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from pathlib import Path
 import psycopg
 from psycopg import errors
 
+from experiments import ENV_PREFIX
 from experiments.workload import COLUMNS, CONTEND, ROW_FUNCTIONS
 
 BATCH_ROWS = 100
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--go", type=Path, help="wait for this file before writing")
     parser.add_argument("--result", type=Path, required=True)
     args = parser.parse_args(argv)
-    counts = run(os.environ["DATABASE_URL"], args.items, args.ready, args.go)
+    counts = run(os.environ[ENV_PREFIX + "DATABASE_URL"], args.items, args.ready, args.go)
     args.result.write_text(json.dumps(counts) + "\n")
     return 0
 

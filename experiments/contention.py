@@ -22,7 +22,7 @@ from pathlib import Path
 import psycopg
 
 from experiments import REPO_ROOT
-from experiments.process import child_env
+from experiments.process import child_env, die_with_parent
 from experiments.contender import contended_ids
 from experiments.verify import verify_contended
 
@@ -56,7 +56,7 @@ def contender(dsn: str, total: int, scratch: Path, name: str):
             [sys.executable, "-m", "experiments.contender", "--items", str(total), "--ready", str(ready),
              "--go", str(go), "--result", str(result)],
             env=child_env(dsn), cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=output,
-            stderr=subprocess.STDOUT, start_new_session=True)
+            stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent(signal.SIGKILL))
     counts: dict = {}
     try:
         deadline = time.monotonic() + READY_TIMEOUT_S
@@ -96,6 +96,10 @@ def error_kind(error: str) -> str:
         return "serialization_failure"
     if text.startswith("timeout"):
         return "timeout"
+    if text.startswith("server lost"):
+        return "server_lost"
+    if "too many clients" in text or "too many connections" in text:
+        return "too_many_connections"
     if "differ" in text or "missing" in text or "neither writer" in text or "counts:" in text:
         return "wrong_values"
     return "other"

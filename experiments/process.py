@@ -2,7 +2,8 @@
 
 The child gets its own session (process group), so a timeout or Ctrl-C kills it and any threads
 or grandchildren it started, and the terminal's Ctrl-C reaches only the runner, which then
-cleans up in order. `os.wait4` gives the child's own peak RSS (not the maximum over all
+cleans up in order. If the runner itself is killed (SIGKILL), the kernel kills the child too
+(`die_with_parent`). `os.wait4` gives the child's own peak RSS (not the maximum over all
 children, which `getrusage(RUSAGE_CHILDREN)` would give).
 """
 
@@ -15,18 +16,49 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 
-def child_env(dsn: str, **extra: str) -> dict[str, str]:
-    """The environment of a harness child process: ours, the DSN (never argv) and the repository
-    on PYTHONPATH, so `python -m experiments.*` imports from any working directory."""
+def child_env(dsn: str, **settings: str) -> dict[str, str]:
+    """The environment of a harness child process: ours, the DSN (never argv), `settings` as
+    `UPSERT_BENCH_<NAME>` (what a seed-style strategy's CONFIG reads) and the repository on
+    PYTHONPATH, so `python -m experiments.*` imports from any working directory. The DSN is also
+    in the conventional DATABASE_URL, for strategy code that reads that name itself."""
     from experiments import REPO_ROOT
+    from experiments import ENV_PREFIX
 
     path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
-    return dict(os.environ, **extra, DATABASE_URL=dsn, PYTHONPATH=path)
+    prefixed = {f"{ENV_PREFIX}{name}": value for name, value in dict(settings, DATABASE_URL=dsn).items()}
+    return dict(os.environ, **prefixed, DATABASE_URL=dsn, PYTHONPATH=path)
+
+
+def die_with_parent(sig: signal.Signals) -> Callable[[], None] | None:
+    """A `preexec_fn` that has the kernel send `sig` to the child when the harness dies (Linux).
+
+    PR_SET_PDEATHSIG fires when the *thread* that forked the child ends, not the process, so
+    children are only started from the main thread (it lives as long as the process); a start
+    from another thread is a programming error and raises. The child also checks that its
+    parent is still the harness, which closes the race of a harness killed before the prctl."""
+    if threading.current_thread() is not threading.main_thread():
+        raise RuntimeError("start harness children from the main thread: PR_SET_PDEATHSIG follows "
+                           "the thread that started them")
+    if sys.platform != "linux":
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:  # runs in the child between fork and exec
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        with suppress(Exception):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(sig))
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return preexec
 
 
 @dataclass(frozen=True)
@@ -77,7 +109,8 @@ def run_worker(argv: list[str], env: dict[str, str], timeout_s: float, result_pa
     with open(output_path, "wb") as output:
         started = time.perf_counter()
         child = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=output,
-                                 stderr=subprocess.STDOUT, start_new_session=True)
+                                 stderr=subprocess.STDOUT, start_new_session=True,
+                                 preexec_fn=die_with_parent(signal.SIGKILL))
     timed_out = threading.Event()
 
     def on_timeout() -> None:

@@ -1,7 +1,8 @@
 """A run folder `results/<run_id>/`: what a run writes, each file the moment it is known.
 
-- `results.csv`: one row per strategy x phase x repeat (the **contract** in DESIGN.md), appended,
-  flushed and fsynced as each pass finishes, so an interrupted run keeps every finished row;
+- `results.csv`: one row per strategy x phase x repeat (the **contract** in DESIGN.md), appended
+  in one write and fsynced as each pass finishes, so an interrupted run keeps every finished row
+  (and a full disk cannot leave half a row: the file is cut back to its last whole row);
 - `config.env`: the effective settings as `.env` lines (secrets redacted), each with its source;
 - `git.diff`: commit, branch, status and the diff of the working tree, untracked files listed;
 - `manifest.json`: the environment (see `manifest.py`);
@@ -12,14 +13,18 @@
 from __future__ import annotations
 
 import csv
+import errno
+import io
 import json
 import os
 import secrets
 import subprocess
 import time
+from contextlib import suppress
 from pathlib import Path
 
 from experiments import REPO_ROOT
+from experiments.errors import UsageError
 
 COLUMNS = [
     # the contract (DESIGN.md), in its order
@@ -35,7 +40,8 @@ COLUMNS = [
     "memory_duration_s",  # main()'s duration inside the memray-tracked process
     "memory_max_rss_mb",  # that process's peak RSS (memray's own overhead included)
     "order", "seed", "server", "started_at",
-    "error_kind",  # unique_violation, deadlock, serialization_failure, timeout, wrong_values, other
+    "error_kind",  # unique_violation, deadlock, serialization_failure, timeout, wrong_values,
+    #               too_many_connections, server_lost, other
     # contention mode (--contention), update pass only
     "contention", "contender_rows", "contender_retries", "contender_errors",
     "rows_won_by_contender", "torn_rows",
@@ -47,16 +53,35 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(2)
 
 
+class RunFolderError(Exception):
+    """The run folder cannot be written (disk full, read-only, gone): one line, the run stops."""
+
+
+def check_results_dir(results_dir: Path) -> None:
+    """Refuse, in one line, a results folder that cannot be created or written, before any
+    server starts (the run folder itself is only made once the server is up)."""
+    try:
+        results_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"cannot create the results folder {results_dir}: "
+                         f"{error.strerror or error}") from None
+    if not os.access(results_dir, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write into the results folder {results_dir}: permission denied")
+
+
 class RunFolder:
     def __init__(self, results_dir: Path, run_id: str | None = None):
         self.run_id = run_id or new_run_id()
         self.path = results_dir / self.run_id
-        self.path.mkdir(parents=True, exist_ok=False)
         self.rows = 0
-        self._csv_file = open(self.path / "results.csv", "w", newline="", encoding="utf-8")
-        self._csv = csv.DictWriter(self._csv_file, fieldnames=COLUMNS, extrasaction="raise")
-        self._csv.writeheader()
-        self._sync()
+        self._csv_path = self.path / "results.csv"
+        try:
+            self.path.mkdir(parents=True, exist_ok=False)
+            # unbuffered: every row goes to the file in one write() of its own (see append)
+            self._csv_file = open(self._csv_path, "wb", buffering=0)
+        except OSError as error:
+            raise RunFolderError(f"cannot create the run folder {self.path}: {error.strerror or error}") from None
+        self._write_line(COLUMNS)
 
     @property
     def captures(self) -> Path:
@@ -64,13 +89,26 @@ class RunFolder:
         folder.mkdir(exist_ok=True)
         return folder
 
-    def _sync(self) -> None:
-        self._csv_file.flush()
-        os.fsync(self._csv_file.fileno())
+    def _write_line(self, values: list) -> None:
+        """One CSV line, written whole and fsynced, or not at all: on a failed or short write
+        (disk full) the file is cut back to its last complete row before the error is raised,
+        so every row already in it stays intact and readable."""
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerow(values)
+        data = buffer.getvalue().encode("utf-8")
+        good = self._csv_file.tell()
+        try:
+            if self._csv_file.write(data) != len(data):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            os.fsync(self._csv_file.fileno())
+        except OSError as error:
+            with suppress(OSError):
+                os.ftruncate(self._csv_file.fileno(), good)
+                self._csv_file.seek(good)
+            raise RunFolderError(f"cannot write {self._csv_path}: {error.strerror or error}") from None
 
     def append(self, row: dict) -> None:
-        self._csv.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in COLUMNS})
-        self._sync()
+        self._write_line(["" if row.get(k) is None else row.get(k) for k in COLUMNS])
         self.rows += 1
 
     def close(self) -> None:
@@ -79,7 +117,10 @@ class RunFolder:
 
     def write_text(self, name: str, text: str) -> Path:
         path = self.path / name
-        path.write_text(text, encoding="utf-8")
+        try:
+            path.write_text(text, encoding="utf-8")
+        except OSError as error:
+            raise RunFolderError(f"cannot write {path}: {error.strerror or error}") from None
         return path
 
     def write_json(self, name: str, data: dict) -> Path:

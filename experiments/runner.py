@@ -38,13 +38,14 @@ from rich.table import Table
 from experiments import (GO_FILE_ENV, OWNER_FILE, REPO_ROOT, SCRATCH_DIR_PREFIX, contention, manifest,
                          schema, server_stats)
 from experiments.catalog import Strategy, discover, select
-from experiments.config import Settings
+from experiments.config import Settings, ignored_environment_note
 from experiments.memory import memray_command, read_capture
 from experiments.process import ProcessOutcome, child_env, run_worker
-from experiments.rundir import RunFolder, git_diff_text, git_state, new_run_id
+from experiments.rundir import (RunFolder, RunFolderError, check_results_dir, git_diff_text, git_state,
+                               new_run_id)
 from experiments.errors import UsageError
-from experiments.servers import (MIN_MAJOR, ServerOptions, ServerSpec, Target, open_target, parse_pg,
-                                 parse_pg_settings)
+from experiments.servers import (MIN_MAJOR, ServerOptions, ServerSpec, Target, connect_error, open_target,
+                                 parse_pg, parse_pg_settings)
 from experiments.verify import Verification, verify
 from experiments.workload import PHASES, Workload
 
@@ -53,6 +54,19 @@ log = logging.getLogger("experiments.runner")
 
 class Interrupted(KeyboardInterrupt):
     """SIGTERM, handled like Ctrl-C."""
+
+
+class ServerLost(Exception):
+    """The server of the run went away mid-pass: that pass is recorded as failed and the run
+    stops with exit status 1 (a restarted server would mix a cold cache into the numbers)."""
+
+
+class _QuietFileHandler(logging.FileHandler):
+    """run.log's handler: a write that fails (disk full) drops the record instead of printing
+    a traceback; the run reports the full disk itself, in one line."""
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
+        pass
 
 
 def _raise_interrupted(signum, frame):
@@ -77,6 +91,7 @@ class Runner:
         self.rows: list[dict] = []
         self.servers: list[dict] = []
         self.started_at = datetime.now(timezone.utc)
+        check_results_dir(settings.path(settings.results_dir))  # before anything needs removing
         self.scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_DIR_PREFIX))
         (self.scratch / OWNER_FILE).write_text(str(os.getpid()))
         self.checkpoint_ok = True
@@ -85,23 +100,30 @@ class Runner:
 
     # -- the whole run ---------------------------------------------------------------
     def run(self) -> int:
+        """Run everything; 0 when every pass succeeded, 1 when one failed or the run had to stop
+        (its server went away, the run folder could not be written), 130 when interrupted."""
+        note = ignored_environment_note(self.settings)
+        if note:
+            print(note, file=sys.stderr)
+        results_dir = self.settings.path(self.settings.results_dir)
         previous = signal.signal(signal.SIGTERM, _raise_interrupted)
         # a shell starts background jobs with SIGINT ignored; `kill -INT` must still stop us
         previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             for spec in self.specs:
-                log_dir = self.settings.path(self.settings.results_dir) / self.run_id
-                with open_target(spec, self.run_id, log_dir, self.settings.database_url,
+                with open_target(spec, self.run_id, results_dir / self.run_id, self.settings.database_url,
                                  self.server_options, self.application) as target:
                     check_version(target, self.strategies)
                     self._open_folder()
                     self._run_target(target)
         except KeyboardInterrupt:
-            kept = self.folder.rows if self.folder else 0
-            where = self.folder.path / "results.csv" if self.folder else "nowhere (no run folder yet)"
-            self.console.print(f"interrupted: {kept} finished rows kept in {where}")
-            log.warning("interrupted after %d rows", kept)
+            self.console.print(f"interrupted: {self._kept()}")
+            log.warning("interrupted after %d rows", len(self.rows))
             return 130
+        except (ServerLost, RunFolderError) as error:
+            print(f"error: {error}; {self._kept()}", file=sys.stderr)
+            log.error("run stopped: %s", error)
+            return 1
         finally:
             signal.signal(signal.SIGTERM, previous)
             signal.signal(signal.SIGINT, previous_int)
@@ -110,11 +132,15 @@ class Runner:
         failed = [r for r in self.rows if not r["success"]]
         return 1 if failed else 0
 
+    def _kept(self) -> str:
+        where = self.folder.path / "results.csv" if self.folder else "nowhere (no run folder yet)"
+        return f"{len(self.rows)} finished rows kept in {where}"
+
     def _open_folder(self) -> None:
         if self.folder is not None:
             return
         self.folder = RunFolder(self.settings.path(self.settings.results_dir), self.run_id)
-        handler = logging.FileHandler(self.folder.path / "run.log", encoding="utf-8")
+        handler = _QuietFileHandler(self.folder.path / "run.log", encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         logging.getLogger("experiments").addHandler(handler)
         logging.getLogger("experiments").setLevel(logging.INFO)
@@ -162,7 +188,10 @@ class Runner:
 
     def _close(self) -> None:
         if self.folder is not None:
-            self._write_manifest(finished=True)
+            try:
+                self._write_manifest(finished=True)
+            except RunFolderError as error:  # the disk filled up: the rows are what matters
+                log.error("%s", error)
             self.folder.close()
             logging.getLogger("experiments").removeHandler(self._log_handler)
             self._log_handler.close()
@@ -200,18 +229,58 @@ class Runner:
                         for phase in PHASES:
                             progress.update(task, description=f"{target.label} r{repeat}/{s.repeat} "
                                                               f"{strategy.name} {phase}")
-                            row = self._run_pass(conn, target, strategy, phase, repeat, position)
-                            self.folder.append(row)
-                            self.rows.append(row)
-                            progress.console.print(_pass_line(row))
+                            row = self._measure(conn, target, strategy, phase, repeat, position, progress)
+                            self._record(row, progress)
                             progress.advance(task)
             schema.drop_stage(conn)
 
+    def _measure(self, conn, target: Target, strategy: Strategy, phase: str, repeat: int, position: int,
+                 progress: Progress) -> dict:
+        """One pass's row; a failed row when a harness query fails (raises ServerLost, after
+        recording that row, when the server or the harness's connection is gone)."""
+        try:
+            return self._run_pass(conn, target, strategy, phase, repeat, position)
+        except (psycopg.OperationalError, psycopg.InterfaceError) as error:
+            where = f"{strategy.name} {phase} r{repeat}"
+            reason = target.lost()
+            if reason or conn.closed:
+                reason = reason or f"the harness lost its connection: {connect_error(error)}"
+                self._record(self._failed_row(target, strategy, phase, repeat, position,
+                                              f"server lost: {reason}"), progress)
+                raise ServerLost(f"the server went away during {where}: {reason}") from error
+            # e.g. a lock that a leaked process took after the pass: the next pass's preparation
+            # ends such processes, so the run goes on
+            log.warning("%s: harness query failed: %s", where, error)
+            return self._failed_row(target, strategy, phase, repeat, position,
+                                    f"harness query failed: {connect_error(error)}")
+
+    def _record(self, row: dict, progress: Progress) -> None:
+        progress.console.print(_pass_line(row))
+        self.folder.append(row)  # on disk first: self.rows counts only rows the file holds
+        self.rows.append(row)
+
+    def _failed_row(self, target: Target, strategy: Strategy, phase: str, repeat: int, position: int,
+                    error: str) -> dict:
+        """The row of a pass the harness could not finish measuring (its server went away, one
+        of its own queries failed)."""
+        s = self.settings
+        return {"run_id": self.run_id, "strategy": strategy.name, "phase": phase, "repeat": repeat,
+                "items": s.items, "threads": s.threads, "backend": target.kind,
+                "pg_version": target.server_version, "counts_ok": False, "values_ok": False,
+                "success": False, "error": error, "test": f"{strategy.name}-{phase}",
+                "library": strategy.library, "technique": strategy.tags.get("technique", ""),
+                "reference": strategy.is_reference, "order": position, "seed": self.seed,
+                "server": target.label, "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "error_kind": contention.error_kind(error), "contention": s.contention and phase == "update"}
+
     # -- one pass --------------------------------------------------------------------
-    def _prepare(self, conn: psycopg.Connection, phase: str) -> None:
+    def _end_strays(self, conn: psycopg.Connection) -> None:
         stray = server_stats.end_stray_backends(conn, self._backend_filter)
         if stray:
             log.info("terminated %d backends left by the previous process", stray)
+
+    def _prepare(self, conn: psycopg.Connection, phase: str) -> None:
+        self._end_strays(conn)
         schema.prepare_pass(conn, phase)
         if self.checkpoint_ok:
             try:
@@ -228,8 +297,8 @@ class Runner:
     def _worker(self, target: Target, strategy: Strategy, phase: str, prefix: list[str],
                 name: str, extra_env: dict | None = None) -> ProcessOutcome:
         s = self.settings
-        env = child_env(target.dsn, **(extra_env or {}), TOTAL_ITEMS=str(s.items), TOTAL_THREADS=str(s.threads),
-                        BENCH_PHASE=phase, PGAPPNAME=self.application)
+        env = dict(child_env(target.dsn, TOTAL_ITEMS=str(s.items), TOTAL_THREADS=str(s.threads)),
+                   **(extra_env or {}), BENCH_PHASE=phase, PGAPPNAME=self.application)
         argv = [*prefix, "experiments.worker", "--strategy-file", str(strategy.path),
                 "--phase", phase, "--items", str(s.items), "--threads", str(s.threads),
                 "--result", str(self.scratch / f"{name}.json")]
@@ -242,7 +311,7 @@ class Runner:
         return outcome
 
     def _verify(self, conn: psycopg.Connection, phase: str) -> Verification:
-        server_stats.end_stray_backends(conn, self._backend_filter)
+        self._end_strays(conn)
         return verify(conn, phase, self.settings.items)
 
     def _run_pass(self, conn, target: Target, strategy: Strategy, phase: str, repeat: int,
@@ -281,7 +350,7 @@ class Runner:
                       if self.statements_schema else None)
         if contended:
             log.info("%s-contender: %s", name, json.dumps(rival, sort_keys=True))
-            server_stats.end_stray_backends(conn, self._backend_filter)
+            self._end_strays(conn)
             check = contention.verify(conn, s.items)
         else:
             check = self._verify(conn, phase)

@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from experiments import GO_FILE_ENV
+from experiments import ENV_PREFIX, GO_FILE_ENV
 from experiments.workload import Workload
 
 
@@ -59,7 +59,7 @@ def run(strategy_file: Path, phase: str, items: int, threads: int) -> dict:
     entry = getattr(module, "main", None)
     if not callable(entry):
         return {"duration_s": None, "error": "strategy has no main() function"}
-    work = Workload(dsn=os.environ.get("DATABASE_URL", ""), total=items, phase=phase, threads=threads)
+    work = Workload(dsn=os.environ.get(ENV_PREFIX + "DATABASE_URL", ""), total=items, phase=phase, threads=threads)
     tags = getattr(module, "TAGS", {}) or {}
     if not (tags.get("streaming") or tags.get("reference")):
         work.users(), work.addresses()  # the input exists before the clock starts

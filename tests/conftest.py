@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from experiments import REPO_ROOT
+from experiments import ENV_PREFIX, REPO_ROOT
 from experiments.servers import ServerSpec, open_target
 from experiments.servers.embedded import newest_embedded
 
@@ -46,8 +46,8 @@ def run_cli(*args: str, cwd: Path = REPO_ROOT, env: dict | None = None,
             timeout: float = 600) -> subprocess.CompletedProcess:
     """`python -m experiments ...` in a fresh process, as a user would run it."""
     full_env = dict(os.environ)
-    for name in ("DATABASE_URL", "TOTAL_ITEMS", "TOTAL_THREADS", "REPEAT", "PG", "STRATEGIES"):
-        full_env.pop(name, None)  # the developer's own settings must not leak into tests
+    for name in [name for name in full_env if name.startswith(ENV_PREFIX)]:
+        full_env.pop(name)  # the developer's own settings must not leak into tests
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "experiments", *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout)

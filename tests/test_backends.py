@@ -219,7 +219,7 @@ def test_dsn_run_touches_nothing_outside_its_private_schema(bystander_server, tm
     before = fingerprint(bystander_server)
     results = tmp_path / "results"
     done = run_cli("run", "--items", "40", "--repeat", "1", "--no-memory", "--results-dir", str(results),
-                   env={"DATABASE_URL": bystander_server})
+                   env={"UPSERT_BENCH_DATABASE_URL": bystander_server})
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     folder, rows = read_results(results)
     assert all(r["success"] == "True" for r in rows)
@@ -232,12 +232,12 @@ def test_keep_schema_keeps_it_and_an_existing_schema_is_refused(bystander_server
     results = tmp_path / "results"
     done = run_cli("run", "--items", "20", "--repeat", "1", "--no-memory", "--results-dir", str(results),
                    "--strategies", "psycopg2_execute_values", "--schema", "kept_here", "--keep-schema",
-                   env={"DATABASE_URL": bystander_server})
+                   env={"UPSERT_BENCH_DATABASE_URL": bystander_server})
     assert done.returncode == 0, done.stdout + done.stderr
     with psycopg.connect(bystander_server) as conn:
         assert conn.execute("SELECT count(*) FROM kept_here.users").fetchone()[0] == 20
     again = run_cli("run", "--items", "20", "--schema", "kept_here", "--results-dir", str(results),
-                    env={"DATABASE_URL": bystander_server})
+                    env={"UPSERT_BENCH_DATABASE_URL": bystander_server})
     assert again.returncode == 2 and "schema kept_here already exists" in again.stderr
     with psycopg.connect(bystander_server, autocommit=True) as conn:
         conn.execute("DROP SCHEMA kept_here CASCADE")
@@ -245,5 +245,5 @@ def test_keep_schema_keeps_it_and_an_existing_schema_is_refused(bystander_server
 
 def test_pg_setting_is_refused_for_a_dsn_server(bystander_server):
     done = run_cli("run", "--items", "20", "--pg-setting", "work_mem=8MB",
-                   env={"DATABASE_URL": bystander_server})
+                   env={"UPSERT_BENCH_DATABASE_URL": bystander_server})
     assert done.returncode == 2 and "not ours to configure" in done.stderr

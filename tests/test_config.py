@@ -3,7 +3,7 @@
 import pytest
 
 from experiments import REPO_ROOT
-from experiments.config import load_settings, read_env_file, redact_dsn
+from experiments.config import ignored_environment_note, load_settings, read_env_file, redact_dsn
 from experiments.errors import UsageError
 
 
@@ -21,7 +21,7 @@ def test_defaults_come_from_env_dist(root):
 
 def test_precedence_cli_over_environment_over_dotenv(root):
     (root / ".env").write_text("TOTAL_ITEMS=20\nTOTAL_THREADS=3\nREPEAT=7\n")
-    env = {"TOTAL_ITEMS": "30", "TOTAL_THREADS": "5"}
+    env = {"UPSERT_BENCH_TOTAL_ITEMS": "30", "UPSERT_BENCH_TOTAL_THREADS": "5"}
     settings = load_settings({"TOTAL_ITEMS": "40"}, environ=env, root=root)
     assert (settings.items, settings.threads, settings.repeat) == (40, 5, 7)
     assert settings.sources["TOTAL_ITEMS"] == "cli"
@@ -61,3 +61,16 @@ def test_env_file_quotes_and_comments(tmp_path):
 def test_redact_dsn(dsn, expected):
     assert redact_dsn(dsn) == expected
     assert "s3cret" not in redact_dsn(dsn)
+
+
+def test_bare_names_in_the_environment_change_nothing_and_are_named(root):
+    """A stale `export PG=15` or `SEED=1` in a shell must not silently change a run (issue 10)."""
+    env = {"PG": "15", "SEED": "1", "REPEAT": "9", "DATABASE_URL": "postgresql://x@y/z",
+           "UPSERT_BENCH_TIMEOUT": "77"}
+    settings = load_settings({}, environ=env, root=root)
+    assert (settings.pg, settings.seed, settings.repeat, settings.database_url) == ("newest", None, 3, "")
+    assert settings.timeout == 77 and settings.sources["TIMEOUT"] == "environment"
+    assert settings.ignored_environment == ("DATABASE_URL", "PG", "REPEAT", "SEED")
+    note = ignored_environment_note(settings)
+    assert "DATABASE_URL, PG, REPEAT, SEED" in note and "UPSERT_BENCH_DATABASE_URL" in note
+    assert ignored_environment_note(load_settings({}, environ={}, root=root)) == ""

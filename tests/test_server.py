@@ -1,11 +1,14 @@
 """The embedded server's lifecycle: fresh, socket-only, stopped and removed on every exit path."""
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psutil
 import psycopg
@@ -13,7 +16,9 @@ import pytest
 
 from experiments import REPO_ROOT, clean
 from experiments.servers import ServerSpec, open_target
-from experiments.servers.cluster import Cluster
+from experiments.process import die_with_parent
+from experiments.servers.cluster import Cluster, parse_version
+from experiments.servers.local import bin_dir
 from experiments.servers.embedded import embedded_versions, newest_embedded
 
 
@@ -98,7 +103,7 @@ def test_serve_killed_hard_leaves_only_what_clean_removes(private_tmp):
                              stdout=subprocess.PIPE, text=True)
     try:
         for line in serve.stdout:
-            if line.startswith("export DATABASE_URL="):
+            if line.startswith("export UPSERT_BENCH_DATABASE_URL="):
                 break
         dsn = line.split("=", 1)[1].strip().strip("'")
         with psycopg.connect(dsn) as conn:
@@ -121,6 +126,9 @@ def test_serve_killed_hard_leaves_only_what_clean_removes(private_tmp):
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
                     reason="only root runs the server as another user ('nobody')")
 def test_root_runs_binaries_that_nobody_cannot_reach(private_tmp):
+    """A clone in a 0700 folder (a home directory), run as root: the binaries are copied into
+    the cluster's own folder, which only root can write, and go with it. Nothing is left in the
+    temporary folder, and `clean` finds exactly the server and its folder (issue 10)."""
     import shutil
 
     hidden = private_tmp / "root-only"
@@ -129,11 +137,77 @@ def test_root_runs_binaries_that_nobody_cannot_reach(private_tmp):
     shutil.copytree(package.parent / f"{package.name}.libs", hidden / f"{package.name}.libs")
     shutil.copytree(install, hidden / package.name / install.name, symlinks=True)
     hidden.chmod(0o700)  # like a clone under /root: 'nobody' cannot traverse it
-    with Cluster(hidden / package.name / install.name / "bin", "hidden binaries") as cluster:
+    planted = private_tmp / "upsert-bench-pgbin-0123456789ab"  # where older versions looked
+    planted.mkdir()
+    cluster = Cluster(hidden / package.name / install.name / "bin", "hidden binaries")
+    cluster.start()
+    try:
         assert cluster.account is not None and cluster.account.pw_name == "nobody"
-        assert not cluster.bin_dir.is_relative_to(hidden)
-        assert cluster.bin_dir.parents[2].name.startswith("upsert-bench-pgbin-")
+        assert cluster.bin_dir.is_relative_to(cluster.root)  # a private copy, not a shared cache
+        for path in [cluster.root, *cluster.bin_dir.parent.parent.parent.rglob("*")]:
+            info = path.lstat()
+            assert info.st_uid == 0 and not info.st_mode & 0o022, path  # nobody cannot plant a binary
         with psycopg.connect(cluster.dsn) as conn:
             assert conn.execute("SELECT current_setting('data_directory')").fetchone()[0] == str(cluster.data_dir)
-        owner = psutil.Process(cluster.process.pid).username()
-        assert owner == "nobody"
+        assert psutil.Process(cluster.process.pid).username() == "nobody"
+        assert psutil.Process(cluster.process.pid).exe().startswith(str(cluster.root))
+        (cluster.root / "harness.pid").write_text("999999999")  # as if the run was SIGKILLed
+        assert clean.clean(private_tmp / "results", dry_run=True, echo=lambda _: None, tmp=private_tmp) == 2
+    finally:
+        cluster.stop()
+    assert sorted(p.name for p in private_tmp.iterdir()) == ["root-only", planted.name]
+
+
+def test_a_started_server_asks_for_its_password():
+    """No trust authentication: a local process without the run's password cannot connect."""
+    with open_target(ServerSpec("embedded", newest_embedded()), run_id="t") as target:
+        parts = urlsplit(target.dsn)
+        assert parts.password and len(parts.password) >= 20
+        without = urlunsplit(parts._replace(netloc=f"{parts.username}@"))
+        with pytest.raises(psycopg.OperationalError, match="password"):
+            psycopg.connect(without, connect_timeout=5)
+        wrong = urlunsplit(parts._replace(netloc=f"{parts.username}:wrong@"))
+        with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+            psycopg.connect(wrong, connect_timeout=5)
+        with psycopg.connect(target.dsn) as conn:
+            method = conn.execute("SELECT auth_method FROM pg_hba_file_rules WHERE type = 'local'").fetchone()[0]
+        assert method == "scram-sha-256"
+        assert target.details["authentication"] == "scram-sha-256"
+
+
+@pytest.mark.parametrize("text, version", [
+    ("postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)\n", "15.18"),
+    ("postgres (PostgreSQL) 18.1\n", "18.1"),
+    ("postgres (PostgreSQL) 17beta1\n", "17beta1"),
+    ("postgres (PostgreSQL) 16.4 (Homebrew)\n", "16.4"),
+    ("something else\n", None),
+])
+def test_version_is_the_number_not_the_packagers_last_word(text, version):
+    assert parse_version(text) == version
+
+
+def test_local_binaries_label_is_the_bare_version(tmp_path):
+    """`--pg-bin` with a Debian-style `postgres --version` gives 15.18, not '15.18-0+deb12u1)'."""
+    for name in ("postgres", "initdb"):
+        script = tmp_path / name
+        script.write_text("#!/bin/sh\necho 'postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)'\n")
+        script.chmod(0o755)
+    assert bin_dir(explicit=str(tmp_path)) == (tmp_path, "15.18")
+
+
+def test_children_are_only_started_from_the_main_thread():
+    """PR_SET_PDEATHSIG follows the thread that forked: a server or worker started from a thread
+    that ends would be killed with it, or outlive a killed harness."""
+    outcome = {}
+
+    def start():
+        try:
+            die_with_parent(signal.SIGINT)
+        except RuntimeError as error:
+            outcome["error"] = str(error)
+
+    thread = threading.Thread(target=start)
+    thread.start()
+    thread.join()
+    assert "main thread" in outcome["error"]
+    assert die_with_parent(signal.SIGINT) is not None or sys.platform != "linux"

