@@ -13,10 +13,10 @@ NOX_DEP := $(NOX)
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help bench test figures clean describe lock
+.PHONY: help bench test test-fast figures clean describe lock
 
 help: ## show the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
 	@echo '  options:    make bench ARGS="--repeat 5 --items 100000"  (python -m experiments run --help)'
 
 bench: $(NOX_DEP) ## run every strategy (embedded PostgreSQL) into results/<run_id>/
@@ -24,6 +24,9 @@ bench: $(NOX_DEP) ## run every strategy (embedded PostgreSQL) into results/<run_
 
 test: $(NOX_DEP) ## run the test suite against a real PostgreSQL it starts itself
 	$(NOX) -s tests -- $(ARGS)
+
+test-fast: $(NOX_DEP) ## the quick lane: every test not marked slow (under 2 minutes)
+	$(NOX) -s tests -- -m "not slow" $(ARGS)
 
 figures: $(NOX_DEP) ## turn every run under results/ into figures/ (CSV, PNG, SVG, REPORT.md)
 	$(NOX) -s figures -- $(ARGS)

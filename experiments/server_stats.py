@@ -68,16 +68,20 @@ def snapshot(conn: psycopg.Connection) -> Snapshot:
 
 
 def settle(conn: psycopg.Connection, application: str, before: Snapshot, expected_writes: int,
-           wait_s: float = 3.0) -> Snapshot:
-    """The snapshot after a pass, once the pass's backends are gone and their stats flushed."""
-    deadline = time.monotonic() + wait_s
-    while other_backends(conn, application) and time.monotonic() < deadline:
-        time.sleep(0.01)
+           wait_s: float = 10.0) -> Snapshot:
+    """The snapshot after a pass, once the pass's backends are gone and their counters flushed
+    (a backend flushes them as it exits, which can take seconds on a loaded machine). Once the
+    expected writes are counted, a backend still there after a second (a connection a stray
+    process keeps) is not waited for: the next query that needs it gone ends it."""
+    start = time.monotonic()
     while True:
+        pending = other_backends(conn, application)
         after = snapshot(conn)
-        if after.written - before.written >= expected_writes or time.monotonic() > deadline:
+        counted = after.written - before.written >= expected_writes
+        waited = time.monotonic() - start
+        if (counted and (not pending or waited > 1.0)) or (not pending and waited > 3.0) or waited > wait_s:
             return after
-        time.sleep(0.02)
+        time.sleep(0.01)
 
 
 def wal_bytes(conn: psycopg.Connection, before: Snapshot, after: Snapshot) -> int:

@@ -120,6 +120,7 @@ def test_pg_values_parse():
 
 
 def test_servers_older_than_15_are_refused_naming_the_merge_strategies():
+    """MERGE strategies are found by their technique tag. Rule R9 in docs/adding-a-strategy.md."""
     from experiments.catalog import Strategy
 
     target = Target("dsn", "dsn", "postgresql://x", "s", "14.9")
@@ -213,6 +214,7 @@ def bystander_server():
         yield cluster.dsn
 
 
+@pytest.mark.slow
 def test_dsn_run_touches_nothing_outside_its_private_schema(bystander_server, tmp_path):
     """Every strategy, both phases, against a server whose public schema has its own users and
     addresses: afterwards its schemas, relations and rows are exactly as before."""

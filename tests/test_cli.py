@@ -9,6 +9,7 @@ from conftest import run_cli
 
 
 def test_describe_lists_every_strategy_grouped_by_library():
+    """Every title is a heading of the catalogue. Rule R3 in docs/adding-a-strategy.md."""
     done = run_cli("describe")
     assert done.returncode == 0, done.stderr
     strategies = discover(REPO_ROOT / "strategies")

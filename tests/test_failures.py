@@ -4,6 +4,8 @@ import pytest
 
 from conftest import FIXTURES, read_results, run_cli
 
+pytestmark = pytest.mark.slow  # whole runs; `make test-fast` leaves them out
+
 ITEMS = 60
 
 
@@ -48,6 +50,8 @@ def test_wrong_value_has_right_counts_but_wrong_values(broken_run):
 @pytest.mark.parametrize("strategy", ["ok_copy", "seed_style"])
 @pytest.mark.parametrize("phase", ["insert", "update"])
 def test_good_strategies_still_pass_beside_broken_ones(broken_run, strategy, phase):
+    """Among them the seed-style `def main(total: int)` module.
+    Rule R10 in docs/adding-a-strategy.md."""
     row = broken_run[2][(strategy, phase)]
     assert row["success"] == "True", row["error"]
 

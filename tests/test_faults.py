@@ -29,6 +29,8 @@ from experiments import REPO_ROOT
 
 from conftest import FIXTURES, read_results, run_cli
 
+pytestmark = pytest.mark.slow  # whole runs; `make test-fast` leaves them out
+
 
 def postgres_processes(data_dir: str) -> list[psutil.Process]:
     found = []

@@ -34,7 +34,9 @@ def test_speedup_from_threads(tmp_path):
     assert table.loc[1, "speedup"] == 1.0 and table.loc[4, "speedup"] == pytest.approx(4.0)
 
 
+@pytest.mark.slow
 def test_real_sweep_streaming_memory_is_flat_and_lists_grow(tmp_path):
+    """The `streaming` strategy really streams. Rule R18 in docs/adding-a-strategy.md."""
     results = tmp_path / "results"
     done = run_cli("sweep", "--items", "300,15000", "--threads", "1,2", "--repeat", "2",
                    "--strategies", "psycopg_copy_streaming,psycopg_copy_staging,psycopg2_threaded_pool",

@@ -32,6 +32,8 @@ def test_catalogue_is_not_empty():
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_strategy_describes_itself(strategy):
+    """Readable file, title `<Library>: ...`, a description over 300 characters, the required
+    TAGS. Rules R3, R4, R6 in docs/adding-a-strategy.md."""
     s = CATALOGUE[strategy]
     assert not s.problem
     assert {"library", "api", "technique", "threaded"} <= set(s.tags), s.tags
@@ -40,14 +42,18 @@ def test_strategy_describes_itself(strategy):
     assert ": " in s.title and len(s.description) > 300  # technique, caveats, when to use it
 
 
+@pytest.mark.slow
 def test_run_exits_zero(catalogue_run):
     done, _ = catalogue_run
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("phase", ["insert", "update"])
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_strategy_writes_exactly_the_workload(catalogue_run, strategy, phase):
+    """Exactly `total` rows per table with every value of the phase, in the run's private schema,
+    trap values included. Rules R12, R15, R17 in docs/adding-a-strategy.md."""
     _, rows = catalogue_run
     row = rows[(strategy, phase)]
     assert row["error"] == ""
@@ -59,9 +65,11 @@ def test_strategy_writes_exactly_the_workload(catalogue_run, strategy, phase):
     assert int(row["wal_bytes"]) > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_workers_are_exactly_the_threads_asked_for(catalogue_run, strategy):
-    """Counted by the server: the connections the timed process of each pass opened."""
+    """Counted by the server: the connections the timed process of each pass opened.
+    Rules R13, R14 in docs/adding-a-strategy.md."""
     tags = CATALOGUE[strategy].tags
     expected = tags.get("connections", THREADS if tags["threaded"] else 1)
     _, rows = catalogue_run

@@ -19,6 +19,8 @@ def test_rows_are_deterministic_and_in_column_order():
 
 
 def test_every_trap_appears():
+    """The values that break hand-made escaping are in the rows every strategy writes.
+    Rule R17 in docs/adding-a-strategy.md."""
     texts = [v for phase in ("insert", "update") for table in values(phase) for row in table for v in row[1:]]
     strings = [v for v in texts if isinstance(v, str)]
     for trap in TRAPS:
