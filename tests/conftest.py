@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
+import time
 import shutil
 import subprocess
 import sys
@@ -72,3 +73,16 @@ def repo_copy(tmp_path):
     shutil.copy(REPO_ROOT / ".env_dist", root / ".env_dist")
     (root / "results").mkdir()
     return root
+
+
+def wait_for_rows(results_dir: Path, rows: int, runner: subprocess.Popen, timeout_s: float = 120) -> Path:
+    """The results.csv of the run `runner` is writing into `results_dir`, once it holds at least
+    `rows` finished rows (fails if the run ends or takes longer than `timeout_s`)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        csvs = list(results_dir.glob("*/results.csv")) if results_dir.exists() else []
+        if csvs and len(csvs[0].read_text().splitlines()) - 1 >= rows:
+            return csvs[0]
+        assert runner.poll() is None, runner.communicate()
+        time.sleep(0.05)
+    pytest.fail(f"the run wrote fewer than {rows} rows within {timeout_s:.0f} s")

@@ -27,7 +27,7 @@ import pytest
 
 from experiments import REPO_ROOT
 
-from conftest import FIXTURES, read_results, run_cli
+from conftest import FIXTURES, read_results, run_cli, wait_for_rows
 
 pytestmark = pytest.mark.slow  # whole runs; `make test-fast` leaves them out
 
@@ -81,15 +81,7 @@ def test_harness_killed_leaves_no_server_or_worker_behind(tmp_path):
          "--strategies-dir", str(FIXTURES), "--strategies", "sleepy", "--results-dir", str(results)],
         cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            csvs = list(results.glob("*/results.csv")) if results.exists() else []
-            if csvs and len(read_rows(csvs[0])) >= 1:
-                break
-            assert runner.poll() is None
-            time.sleep(0.1)
-        else:
-            pytest.fail("the run wrote no row within 120 s")
+        csvs = [wait_for_rows(results, 1, runner)]
         folder = csvs[0].parent
         data_dir = json.loads((folder / "manifest.json").read_text())["servers"][0]["data_dir"]
         time.sleep(0.2)  # likely inside the next pass: a worker (memray or timed) is running
@@ -154,15 +146,7 @@ def test_results_disk_full_is_one_line_and_keeps_every_finished_row(tiny_disk):
          "--strategies-dir", str(FIXTURES), "--strategies", "sleepy", "--results-dir", str(results)],
         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            csvs = list(results.glob("*/results.csv")) if results.exists() else []
-            if csvs and len(read_rows(csvs[0])) >= 2:
-                break
-            assert runner.poll() is None, runner.communicate()
-            time.sleep(0.05)
-        else:
-            pytest.fail("the run wrote no rows within 120 s")
+        csvs = [wait_for_rows(results, 2, runner)]
         fill(tiny_disk)
         stdout, stderr = runner.communicate(timeout=120)
     finally:

@@ -5,7 +5,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
@@ -13,7 +12,7 @@ import pytest
 
 from experiments import REPO_ROOT
 
-from conftest import FIXTURES
+from conftest import FIXTURES, wait_for_rows
 
 
 def postgres_processes(data_dir: str) -> list[psutil.Process]:
@@ -25,11 +24,6 @@ def postgres_processes(data_dir: str) -> list[psutil.Process]:
     return found
 
 
-def data_rows(csv_path):
-    lines = csv_path.read_text().splitlines() if csv_path.exists() else []
-    return lines[1:]
-
-
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupt_keeps_rows_and_stops_server(tmp_path, sig):
     results = tmp_path / "results"
@@ -39,16 +33,7 @@ def test_interrupt_keeps_rows_and_stops_server(tmp_path, sig):
         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            folders = list(results.glob("*/results.csv")) if results.exists() else []
-            if folders and len(data_rows(folders[0])) >= 2:
-                break
-            assert runner.poll() is None, runner.communicate()
-            time.sleep(0.1)
-        else:
-            pytest.fail("the run wrote no rows within 120 s")
-        folder = folders[0].parent
+        folder = wait_for_rows(results, 2, runner).parent
         data_dir = json.loads((folder / "manifest.json").read_text())["servers"][0]["data_dir"]
         assert postgres_processes(data_dir), "the run's server should be up before the signal"
         runner.send_signal(sig)
