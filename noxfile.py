@@ -45,7 +45,7 @@ def sweep(session: nox.Session) -> None:
 def compare(session: nox.Session) -> None:
     """Compare two runs: nox -s compare -- RUN_A RUN_B [--fail-on-slower 'psycopg*']."""
     install_locked(session)
-    session.run("python", "-m", "experiments", "compare", *session.posargs)
+    session.run("python", "-m", "analysis", "compare", *session.posargs)
 
 
 @nox.session
@@ -59,7 +59,7 @@ def tests(session: nox.Session) -> None:
 def figures(session: nox.Session) -> None:
     """Aggregate every run under results/ into figures/ (CSV, PNG, SVG, REPORT.md)."""
     install_locked(session)
-    session.run("python", "-m", "experiments", "figures", *session.posargs)
+    session.run("python", "-m", "analysis", "figures", *session.posargs)
 
 
 @nox.session

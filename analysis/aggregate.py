@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.load import COMPREHENSIBILITY, CONFIG
+from analysis.load import COMPREHENSIBILITY, CONFIG_COLUMNS
 from analysis.stats import median_ci, zscores
 
 
@@ -26,7 +26,7 @@ def _first(group: pd.DataFrame, column: str, default=""):
 
 def aggregate(passes: pd.DataFrame) -> pd.DataFrame:
     rows = []
-    for key, group in passes.groupby(CONFIG + ["strategy", "phase"], sort=True):
+    for key, group in passes.groupby(CONFIG_COLUMNS + ["strategy", "phase"], sort=True):
         *config, strategy, phase = key
         ok = group[group["success"]]
         durations = ok["duration_s"].dropna().to_numpy(dtype=float)
@@ -37,7 +37,7 @@ def aggregate(passes: pd.DataFrame) -> pd.DataFrame:
         low, high = median_ci(durations)
         memory_low, memory_high = median_ci(memory)
         rows.append({
-            **dict(zip(CONFIG, config)),
+            **dict(zip(CONFIG_COLUMNS, config)),
             "strategy": strategy, "phase": phase, "test": f"{strategy}-{phase}",
             "library": _first(group, "library"), "technique": _first(group, "technique"),
             "reference": bool(group["reference"].any()),
@@ -63,7 +63,7 @@ def aggregate(passes: pd.DataFrame) -> pd.DataFrame:
     if table.empty:
         return table
     parts = []
-    for _, part in table.groupby(CONFIG + ["phase"], sort=True):
+    for _, part in table.groupby(CONFIG_COLUMNS + ["phase"], sort=True):
         part = part.copy()
         floor = part.loc[part["reference"] & (part["n_ok"] > 0), "median_duration"]
         part["floor_multiple"] = part["median_duration"] / floor.iloc[0] if len(floor) else float("nan")
@@ -72,8 +72,8 @@ def aggregate(passes: pd.DataFrame) -> pd.DataFrame:
         part["z_duration"] = zscores(part["average_duration"])
         part["z_memory"] = zscores(part["average_memory"])
         parts.append(part)
-    table = pd.concat(parts).sort_values(CONFIG + ["phase", "median_duration"], kind="stable")
-    order = [*CONFIG, "test", "strategy", "phase", "library", "technique", "reference", "n", "n_ok",
+    table = pd.concat(parts).sort_values(CONFIG_COLUMNS + ["phase", "median_duration"], kind="stable")
+    order = [*CONFIG_COLUMNS, "test", "strategy", "phase", "library", "technique", "reference", "n", "n_ok",
              "success_rate", "average_duration", "median_duration", "std_duration", "cv_duration",
              "ci_low", "ci_high", "rows_per_s", "floor_multiple", "rank", "average_memory",
              "median_memory", "memory_ci_low", "memory_ci_high", "z_duration", "z_memory",

@@ -17,9 +17,16 @@ import pandas as pd
 
 from analysis import figures, scaling_figures
 from analysis.aggregate import aggregate
+from analysis.contention_outcomes import contention_outcomes
 from analysis.correlate import correlate
-from analysis.contention import contention_outcomes
-from analysis.load import CONFIG, Loaded, config_slug, configurations, load_runs, variant_slug
+from analysis.load import (
+    CONFIG_COLUMNS,
+    Loaded,
+    config_slug,
+    configurations,
+    load_runs,
+    variant_slug,
+)
 from analysis.report import build_report
 from analysis.scaling import growth, speedup
 from analysis.significance import significance
@@ -37,7 +44,7 @@ CSV_OPTIONS = {"index": False, "float_format": "%.6g", "lineterminator": "\n"}
 def _rows_of(table: pd.DataFrame, config: tuple) -> pd.DataFrame:
     if table.empty:
         return table
-    return table[(table[CONFIG] == pd.Series(config, index=CONFIG)).all(axis=1)]
+    return table[(table[CONFIG_COLUMNS] == pd.Series(config, index=CONFIG_COLUMNS)).all(axis=1)]
 
 
 def _values(series: pd.Series, fmt=str) -> str:
@@ -185,7 +192,7 @@ def build(results_dir: Path, out_dir: Path, runs: str | None = None, since: str 
         "results_dir": str(results_dir.name),
         "runs": {run_id: {"started_at": m.get("started_at"), "commit": m.get("git", {}).get("commit"),
                           "dirty": m.get("git", {}).get("dirty")} for run_id, m in selected.items()},
-        "configurations": [dict(zip(CONFIG, map(str, c))) for c in by_config],
+        "configurations": [dict(zip(CONFIG_COLUMNS, map(str, c))) for c in by_config],
         "skipped": loaded.skipped,
         "selection": {"runs": runs, "since": since, "items": items, "sweep": sweep},
     }

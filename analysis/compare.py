@@ -20,7 +20,7 @@ from scipy import stats
 
 from analysis.load import load_runs
 from analysis.stats import MIN_REPEATS_FOR_TESTS, ratio_of_medians_ci
-from experiments.errors import UsageError
+from contract.errors import UsageError
 
 
 @dataclass(frozen=True)

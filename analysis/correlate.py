@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.load import CONFIG
+from analysis.load import CONFIG_COLUMNS
 
 VARIABLES = {
     "median_duration": "duration_s",
@@ -30,10 +30,10 @@ VARIABLES = {
 def correlate(aggregated: pd.DataFrame) -> pd.DataFrame:
     rows = []
     usable = aggregated[~aggregated["reference"] & (aggregated["n_ok"] > 0)]
-    for key, part in usable.groupby(CONFIG + ["phase"], sort=True):
+    for key, part in usable.groupby(CONFIG_COLUMNS + ["phase"], sort=True):
         for x, y in itertools.combinations(VARIABLES, 2):
             pair = part[[x, y]].dropna()
-            row = {**dict(zip(CONFIG + ["phase"], key)), "x": VARIABLES[x], "y": VARIABLES[y],
+            row = {**dict(zip(CONFIG_COLUMNS + ["phase"], key)), "x": VARIABLES[x], "y": VARIABLES[y],
                    "n": len(pair)}
             constant = len(pair) < 3 or pair[x].nunique() < 2 or pair[y].nunique() < 2
             if constant:

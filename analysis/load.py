@@ -10,7 +10,6 @@ A results.csv that cannot be read is reported by name and skipped; runs can be p
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -18,12 +17,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from experiments.errors import UsageError
+from contract.errors import UsageError
+from contract.row import BOOL_COLUMNS, NUMERIC_COLUMNS, REQUIRED, TEXT_COLUMNS
 
-CONFIG = ["items", "threads", "pg_version", "backend", "variant", "machine"]
+CONFIG_COLUMNS = ["items", "threads", "pg_version", "backend", "variant", "machine"]
 COMPREHENSIBILITY = ["loc", "complexity", "apis", "raw_sql"]  # from the run's manifest
-REQUIRED = ["run_id", "strategy", "phase", "repeat", "items", "threads", "pg_version", "backend",
-            "duration_s", "peak_memory_mb", "success"]
 
 
 @dataclass
@@ -46,21 +44,6 @@ def machine_label(manifest: dict) -> str:
     return f"{m.get('cpu_model', '?')} x{m.get('cpu_count', '?')}, {round(m.get('memory_gb', 0))} GB"
 
 
-def _measure_if_unchanged(strategy: dict) -> dict:
-    """Comprehensibility of a strategy from a run that predates recording it: measured from
-    the file as it is now, but only when its sha256 matches the one the run recorded."""
-    from experiments import REPO_ROOT
-    from experiments.comprehensibility import measure
-
-    path = REPO_ROOT / strategy.get("file", "")
-    try:
-        same = hashlib.sha256(path.read_bytes()).hexdigest() == strategy.get("sha256")
-    except OSError:
-        return {}
-    measured = measure(path) if same else None
-    return measured.as_dict() if measured else {}
-
-
 def as_bool(series: pd.Series) -> pd.Series:
     """True/False from a CSV column of booleans, '1'/'0' or blanks (blank = False)."""
     return series.map(lambda v: str(v).strip().lower() in ("true", "1")).astype(bool)
@@ -73,17 +56,16 @@ def _read_run(folder: Path) -> tuple[pd.DataFrame, dict]:
     except (OSError, ValueError):
         manifest = {}
     try:
-        frame = pd.read_csv(folder / "results.csv", dtype={"pg_version": str, "run_id": str})
+        frame = pd.read_csv(folder / "results.csv", dtype=dict.fromkeys(TEXT_COLUMNS, str))
     except (OSError, ValueError, pd.errors.ParserError) as error:
         raise ValueError(str(error).splitlines()[0] if str(error) else type(error).__name__) from None
     missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:
         raise ValueError(f"missing columns {', '.join(missing)}")
-    for column in ("success", "reference", "counts_ok", "values_ok"):
+    for column in BOOL_COLUMNS:
         if column in frame:
             frame[column] = as_bool(frame[column])
-    for column in ("duration_s", "peak_memory_mb", "max_rss_mb", "wal_bytes", "allocations",
-                   "connections", "items", "threads", "repeat"):
+    for column in NUMERIC_COLUMNS:
         if column in frame:
             frame[column] = pd.to_numeric(frame[column], errors="raise")
     if "reference" not in frame:
@@ -91,8 +73,8 @@ def _read_run(folder: Path) -> tuple[pd.DataFrame, dict]:
     frame["pg_version"] = frame["pg_version"].str.split().str[0]  # older runs: "15.18 (Debian ...)"
     frame["machine"] = machine_label(manifest)
     frame["variant"] = variant_label(manifest)
-    measured = {s["name"]: s.get("comprehensibility") or _measure_if_unchanged(s)
-                for s in manifest.get("strategies", [])}
+    # a strategy's size as the run measured it (runs before it was recorded have none)
+    measured = {s["name"]: s.get("comprehensibility") or {} for s in manifest.get("strategies", [])}
     for column in COMPREHENSIBILITY:
         frame[column] = frame["strategy"].map(lambda name, c=column: measured.get(name, {}).get(c))
     return frame, manifest
@@ -152,7 +134,7 @@ def load_runs(results_dir: Path, runs: str | None = None, since: str | None = No
 
 def configurations(passes: pd.DataFrame) -> list[tuple]:
     """The distinct configurations, in a stable order."""
-    return sorted({tuple(row) for row in passes[CONFIG].itertuples(index=False)},
+    return sorted({tuple(row) for row in passes[CONFIG_COLUMNS].itertuples(index=False)},
                   key=lambda c: tuple(str(v) for v in c))
 
 

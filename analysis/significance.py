@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.load import CONFIG
+from analysis.load import CONFIG_COLUMNS
 from analysis.stats import MIN_REPEATS_FOR_TESTS, cliffs_delta, holm, ratio_of_medians_ci
 
 ALPHA = 0.05
@@ -40,8 +40,8 @@ def _groups(part: pd.DataFrame) -> dict[str, np.ndarray]:
 
 def significance(passes: pd.DataFrame) -> pd.DataFrame:
     rows = []
-    for key, part in passes.groupby(CONFIG + ["phase"], sort=True):
-        base = dict(zip(CONFIG + ["phase"], key))
+    for key, part in passes.groupby(CONFIG_COLUMNS + ["phase"], sort=True):
+        base = dict(zip(CONFIG_COLUMNS + ["phase"], key))
         groups = _groups(part)
         if len(groups) < 2:
             continue
@@ -78,7 +78,7 @@ def significance(passes: pd.DataFrame) -> pd.DataFrame:
                 pair.update(p_holm=float(mwu), significant_mwu=bool(mwu < ALPHA),
                             p_welch_log_holm=float(welch), significant=bool(welch < ALPHA))
         rows.extend(pairs)
-    columns = [*CONFIG, "phase", "test", "a", "b", "n_a", "n_b", "median_a", "median_b", "ratio",
+    columns = [*CONFIG_COLUMNS, "phase", "test", "a", "b", "n_a", "n_b", "median_a", "median_b", "ratio",
                "ratio_ci_low", "ratio_ci_high", "cliffs_delta", "statistic", "p_value", "p_holm",
                "significant_mwu", "p_welch_log", "p_welch_log_holm", "significant", "note"]
     return pd.DataFrame(rows, columns=columns)

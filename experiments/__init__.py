@@ -1,8 +1,9 @@
-"""The benchmark harness: settings, PostgreSQL servers, schema, workload, runner and worker."""
+"""The benchmark harness, by stage: settings (config, urls), strategies (catalog, workload,
+comprehensibility), servers/, the tables inside them (database/), one pass (passes/), the whole
+run and its folder (run/), and the command line (__main__, commands, clean).
+It never imports `analysis`; what both sides share lives in `contract`."""
 
-from pathlib import Path
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from contract import ENV_PREFIX, REPO_ROOT
 
 # Temporary folders a run creates (`nox -s clean` finds what a killed run left behind by these):
 # a server's data, socket (and root's copy of the binaries), a runner's worker scratch space.
@@ -11,7 +12,8 @@ SCRATCH_DIR_PREFIX = "upsert-bench-worker-"
 OWNER_FILE = "harness.pid"  # in each: the pid of the run that owns it
 # Docker containers a run starts carry this label (and f"{DOCKER_LABEL}.run-id")
 DOCKER_LABEL = "org.postgres-upsert-bench"
-# a setting's name in the environment: UPSERT_BENCH_TOTAL_ITEMS, UPSERT_BENCH_DATABASE_URL, ...
-ENV_PREFIX = "UPSERT_BENCH_"
 # contention mode: the worker creates the file this variable names when its clock starts
 GO_FILE_ENV = "UPSERT_BENCH_GO_FILE"
+
+__all__ = ["DOCKER_LABEL", "ENV_PREFIX", "GO_FILE_ENV", "OWNER_FILE", "REPO_ROOT", "SCRATCH_DIR_PREFIX",
+           "SERVER_DIR_PREFIX"]

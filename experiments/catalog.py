@@ -12,7 +12,7 @@ import fnmatch
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from experiments.errors import UsageError
+from contract.errors import UsageError
 
 
 @dataclass(frozen=True)

@@ -97,7 +97,7 @@ def leftover_containers() -> tuple[list, str]:
         import docker  # noqa: F401
     except ImportError:
         return [], "docker package not installed: containers not checked"
-    from experiments.errors import UsageError
+    from contract.errors import UsageError
     from experiments.servers.docker import engine, ours
 
     try:

@@ -14,15 +14,17 @@ from collections import defaultdict
 import psycopg
 from psycopg import sql
 
-from experiments import ENV_PREFIX, schema
+from contract.errors import UsageError
+from contract.libraries import LIBRARIES, library
+from experiments import ENV_PREFIX
 from experiments.catalog import Strategy
 from experiments.comprehensibility import measure
-from experiments.config import redact_dsn
-from experiments.errors import UsageError
-from experiments.servers import ServerSpec, connect_error, open_target, with_params
+from experiments.database import schema
+from experiments.servers import ServerSpec, open_target
+from experiments.urls import connect_error, redact_dsn, with_params
 from experiments.workload import COLUMNS
 
-LIBRARY_ORDER = ["sqlalchemy", "psycopg2", "psycopg", "asyncpg", "pandas", "postgresql"]
+LIBRARY_ORDER = [entry.name for entry in LIBRARIES]  # the registry's order
 
 
 def describe(strategies: list[Strategy]) -> str:
@@ -33,9 +35,10 @@ def describe(strategies: list[Strategy]) -> str:
     order = sorted(groups, key=lambda lib: (LIBRARY_ORDER.index(lib) if lib in LIBRARY_ORDER
                                             else len(LIBRARY_ORDER), lib))
     out = [f"# Strategies ({len(strategies)})", ""]
-    for library in order:
-        out += [f"## {library}", ""]
-        for strategy in groups[library]:
+    for name in order:
+        entry = library(name)
+        out += [f"## {name}", "", f"{entry.display}: {entry.family}.", ""]
+        for strategy in groups[name]:
             out.append(f"### `{strategy.name}` — {strategy.title or '(no docstring)'}")
             out.append("")
             if strategy.problem:

@@ -21,7 +21,9 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-LIBRARIES = {"sqlalchemy", "psycopg2", "psycopg", "asyncpg", "pandas"}
+from contract.libraries import import_names
+
+LIBRARIES = import_names()  # from the registry: sqlalchemy, psycopg2, psycopg, asyncpg, pandas
 SQL_HELPERS = {"upsert_statement", "merge_statement", "update_set", "column_list", "placeholders"}
 _PLAIN_METHODS = {name for kind in (str, list, dict, set, tuple, bytes) for name in dir(kind)}
 _SQL_TEXT = re.compile(r"\b(INSERT\s+INTO|UPDATE\s+\w+|MERGE\s+INTO|COPY\s+\w+|SELECT\s+.+\s+FROM|"

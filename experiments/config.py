@@ -16,10 +16,11 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-from experiments import ENV_PREFIX, REPO_ROOT
-from experiments.errors import UsageError
+from contract import ENV_PREFIX, REPO_ROOT
+from contract.envfile import in_repo, read_env_file
+from contract.errors import UsageError
+from experiments.urls import redact_dsn, sqlalchemy_url
 
 
 def _positive_int(name: str, upper: int) -> Callable[[str], int]:
@@ -65,10 +66,19 @@ def _text(text: str) -> str:
 
 
 def _pg_settings(text: str) -> str:
-    from experiments.servers import parse_pg_settings
-
     parse_pg_settings(text)
     return text.strip()
+
+
+def parse_pg_settings(text: str) -> dict[str, str]:
+    """`name=value;name=value` (PG_SETTINGS) into a dict; names as PostgreSQL spells them."""
+    settings = {}
+    for item in [t.strip() for t in text.split(";") if t.strip()]:
+        name, sep, value = item.partition("=")
+        if not sep or not re.fullmatch(r"[a-z_][a-z0-9_.]*", name.strip()) or not value.strip():
+            raise UsageError(f"--pg-setting {item!r}: expected name=value, e.g. shared_buffers=256MB")
+        settings[name.strip()] = value.strip()
+    return settings
 
 
 # name -> (attribute, parser); the order is the order of config.env
@@ -121,51 +131,25 @@ class Settings:
 
     def path(self, value: str) -> Path:
         """A folder setting as an absolute path (relative ones are relative to the repository)."""
-        path = Path(value).expanduser()
-        return path if path.is_absolute() else REPO_ROOT / path
+        return in_repo(value)
 
-    def as_env_lines(self, resolved: Mapping[str, str] | None = None) -> list[str]:
-        """The effective settings as `.env` lines, secrets redacted, each with its source.
+    def as_env(self, resolved: Mapping[str, str] | None = None) -> dict[str, tuple[str, str]]:
+        """The effective settings, {NAME: (value, where it came from)}, secrets redacted.
         `resolved` gives the concrete value of settings the run decided (a generated SEED,
-        the version `newest` meant), so the file reproduces the run when used as `.env`."""
-        lines = []
+        the version `newest` meant), so the values reproduce the run when used as `.env`."""
+        values = {}
         for name in PARSERS:
             value = self.raw.get(name, "")
             source = f"from {self.sources.get(name, '.env_dist')}"
             if resolved and name in resolved and resolved[name] != value:
                 source += f" as {value!r}" if value else ", generated"
                 value = resolved[name]
-            if name in SECRET_NAMES:
-                value = redact_dsn(value)
-            lines.append(f"{name}={value}  # {source}")
-        return lines
+            values[name] = (redact_dsn(value) if name in SECRET_NAMES else value, source)
+        return values
 
-
-_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    """Parse a `.env` file: KEY=value lines, `#` comments, optional quotes. Errors are one line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise UsageError(f"{path.name} is not UTF-8 text: fix or remove {path}") from None
-    except OSError as error:
-        raise UsageError(f"cannot read {path}: {error.strerror or error}") from None
-    values = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        match = _LINE.match(line)
-        if not match:
-            raise UsageError(f"{path.name} line {number}: expected KEY=value, got {line.strip()!r}")
-        key, value = match.groups()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        elif " #" in value:
-            value = value.split(" #", 1)[0].rstrip()
-        values[key] = value
-    return values
+    def as_env_lines(self, resolved: Mapping[str, str] | None = None) -> list[str]:
+        """`as_env` as `.env` lines (config.env), each with its source as a comment."""
+        return [f"{name}={value}  # {source}" for name, (value, source) in self.as_env(resolved).items()]
 
 
 def load_settings(
@@ -217,23 +201,6 @@ def ignored_environment_note(settings: Settings) -> str:
             f"{ENV_PREFIX}<NAME> (e.g. {ENV_PREFIX}{settings.ignored_environment[0]}), or use .env / a flag")
 
 
-def redact_dsn(dsn: str) -> str:
-    """The DSN with any password replaced by `***` (URI userinfo, `password=` query or keyword)."""
-    if not dsn:
-        return dsn
-    if "://" not in dsn:  # libpq keyword/value form
-        return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", dsn)
-    parts = urlsplit(dsn)
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, host = netloc.rsplit("@", 1)
-        if ":" in userinfo:
-            userinfo = userinfo.split(":", 1)[0] + ":***"
-        netloc = f"{userinfo}@{host}"
-    query = [(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query, True)]
-    return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query, safe="/:,*", quote_via=quote)))
-
-
 class _SeedConfig(Mapping[str, object]):
     """What a seed-style strategy (`def main(total: int)`) reads: `CONFIG.database_url`,
     `CONFIG.total_threads`, ... or by the setting's name, `CONFIG["DATABASE_URL"]`.
@@ -252,8 +219,6 @@ class _SeedConfig(Mapping[str, object]):
 
     @property
     def sqlalchemy_url(self) -> str:
-        from experiments.workload import sqlalchemy_url
-
         return sqlalchemy_url(self.database_url, "psycopg2")
 
     @property
@@ -284,4 +249,4 @@ class _SeedConfig(Mapping[str, object]):
 
 CONFIG = _SeedConfig()
 
-__all__ = ["CONFIG", "ENV_PREFIX", "Settings", "load_settings", "redact_dsn", "read_env_file"]
+__all__ = ["CONFIG", "Settings", "load_settings", "parse_pg_settings"]

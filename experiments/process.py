@@ -27,8 +27,7 @@ def child_env(dsn: str, **settings: str) -> dict[str, str]:
     `UPSERT_BENCH_<NAME>` (what a seed-style strategy's CONFIG reads) and the repository on
     PYTHONPATH, so `python -m experiments.*` imports from any working directory. The DSN is also
     in the conventional DATABASE_URL, for strategy code that reads that name itself."""
-    from experiments import REPO_ROOT
-    from experiments import ENV_PREFIX
+    from experiments import ENV_PREFIX, REPO_ROOT
 
     path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
     prefixed = {f"{ENV_PREFIX}{name}": value for name, value in dict(settings, DATABASE_URL=dsn).items()}

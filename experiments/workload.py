@@ -14,7 +14,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit, urlunsplit
+
+from experiments.urls import sqlalchemy_url
 
 PHASES = ("insert", "update")
 # the values a concurrent writer uses in contention mode: different again from both phases
@@ -114,14 +115,6 @@ ROW_FUNCTIONS = {"users": user_row, "addresses": address_row}
 def stage_table(phase: str, table: str) -> str:
     """Name of the harness's unlogged copy of `phase`'s rows for `table`, inside the server."""
     return f"bench_stage_{phase}_{table}"
-
-
-def sqlalchemy_url(dsn: str, driver: str = "psycopg2") -> str:
-    """`postgresql://...` as a SQLAlchemy URL for `driver` (psycopg2, psycopg, asyncpg, ...)."""
-    parts = urlsplit(dsn)
-    if parts.scheme not in ("postgresql", "postgres"):
-        raise ValueError("the DSN must be a postgresql:// URI to build a SQLAlchemy URL")
-    return urlunsplit(parts._replace(scheme=f"postgresql+{driver}"))
 
 
 @dataclass

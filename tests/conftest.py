@@ -67,7 +67,7 @@ def repo_copy(tmp_path):
     """A copy of the project (code, strategies, settings) to break without touching the real one."""
     root = tmp_path / "repo"
     root.mkdir()
-    for name in ("experiments", "analysis", "strategies", "tests", "locks", "docker"):
+    for name in ("contract", "experiments", "analysis", "strategies", "tests", "locks", "docker"):
         shutil.copytree(REPO_ROOT / name, root / name,
                         ignore=shutil.ignore_patterns("__pycache__", "results"))
     shutil.copy(REPO_ROOT / ".env_dist", root / ".env_dist")

@@ -12,8 +12,8 @@ from analysis.build import build
 from analysis.load import load_runs
 from analysis.significance import significance
 from analysis.stats import cliffs_delta, holm
-from experiments.errors import UsageError
-from experiments.rundir import COLUMNS
+from contract.errors import UsageError
+from contract.row import COLUMNS
 
 from conftest import run_cli
 
@@ -160,7 +160,7 @@ def test_corrupted_results_are_named_and_skipped(tmp_path):
     loaded = load_runs(results, warn=warnings.append)
     assert len(loaded.passes) == 1
     assert warnings == [f"skipping {bad / 'results.csv'}: missing columns run_id, strategy, phase, "
-                        "repeat, items, threads, pg_version, backend, duration_s, peak_memory_mb, success"]
+                        "repeat, items, threads, backend, pg_version, duration_s, peak_memory_mb, success"]
 
 
 def test_empty_results_is_a_one_line_message(tmp_path, repo_copy):

@@ -11,9 +11,10 @@ import psycopg
 import pytest
 
 from experiments import DOCKER_LABEL
-from experiments.errors import UsageError
-from experiments.runner import check_version
-from experiments.servers import Target, parse_pg, parse_pg_settings
+from contract.errors import UsageError
+from experiments.run.runner import check_version
+from experiments.config import parse_pg_settings
+from experiments.servers import Target, parse_pg
 from experiments.servers.cluster import Cluster
 from experiments.servers.docker import (PinnedImage, container_spec, engine, load_images, ours,
                                         pinned)

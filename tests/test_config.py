@@ -3,8 +3,10 @@
 import pytest
 
 from experiments import REPO_ROOT
-from experiments.config import ignored_environment_note, load_settings, read_env_file, redact_dsn
-from experiments.errors import UsageError
+from contract.envfile import read_env_file
+from experiments.config import ignored_environment_note, load_settings
+from experiments.urls import redact_dsn
+from contract.errors import UsageError
 
 
 @pytest.fixture

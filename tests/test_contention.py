@@ -5,7 +5,7 @@ import pytest
 
 from analysis.build import build
 
-from experiments.contention import error_kind
+from contract.row import error_kind
 
 from conftest import FIXTURES, read_results, run_cli
 

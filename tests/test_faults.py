@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -86,7 +85,7 @@ def test_harness_killed_leaves_no_server_or_worker_behind(tmp_path):
         data_dir = json.loads((folder / "manifest.json").read_text())["servers"][0]["data_dir"]
         time.sleep(0.2)  # likely inside the next pass: a worker (memray or timed) is running
         workers = [p for p in psutil.Process(runner.pid).children(recursive=True)
-                   if "experiments.worker" in " ".join(p.cmdline())]
+                   if "experiments.passes.worker" in " ".join(p.cmdline())]
         assert postgres_processes(data_dir)
         runner.kill()  # SIGKILL: none of the harness's cleanup code runs
         runner.wait()

@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from experiments.rundir import COLUMNS
+from contract.row import COLUMNS
 
 from conftest import FIXTURES, read_results, run_cli
 

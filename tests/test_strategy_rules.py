@@ -165,31 +165,28 @@ def check_library_is_imported(s: Strategy) -> None:
 
 
 def check_library_is_known(library: str) -> None:
-    from experiments.commands import LIBRARY_ORDER
-    from experiments.comprehensibility import LIBRARIES
+    """One entry in contract/libraries.py (which describe, comprehensibility, the figures and
+    the report read), and a client library installed and declared in pyproject.toml."""
+    from contract.libraries import BY_NAME
 
-    assert library in LIBRARY_ORDER, f"add {library!r} to LIBRARY_ORDER in experiments/commands.py"
+    assert library in BY_NAME, f"add a Library({library!r}, ...) entry to contract/libraries.py"
+    entry = BY_NAME[library]
     if library == SERVER_LIBRARY:
         return
-    assert library in LIBRARIES, f"add {library!r} to LIBRARIES in experiments/comprehensibility.py"
-    assert importlib.util.find_spec(library), \
-        f"{library} is not installed: add it to pyproject.toml, then make lock"
+    assert entry.imports and entry.packages, f"give {library!r} its imports and packages in contract/libraries.py"
+    for module in entry.imports:
+        assert importlib.util.find_spec(module), \
+            f"{module} is not installed: add it to pyproject.toml, then make lock"
     pyproject = (REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8")  # no tomllib on 3.10
     dependencies = re.search(r"^dependencies = \[(.*?)^\]", pyproject, re.M | re.S).group(1)
     declared = {re.split(r"[\s\[<>=!~;]", dep, maxsplit=1)[0].lower()
                 for dep in re.findall(r'^\s*"([^"]+)"', dependencies, re.M)}
-    assert any(d == library or d.startswith(library + "-") for d in declared), \
-        f"{library} is not a dependency in pyproject.toml"
-    report = ast.parse((REPO_ROOT / "analysis" / "report.py").read_text(encoding="utf-8"))
-    packages = next(ast.literal_eval(n.value) for n in report.body if isinstance(n, ast.Assign)
-                    and any(isinstance(t, ast.Name) and t.id == "PACKAGES" for t in n.targets))
-    assert any(p == library or p.startswith(library + "-") for p in packages), \
-        f"add {library}'s package to PACKAGES in analysis/report.py"
+    assert set(entry.packages) & declared, f"none of {entry.packages} is a dependency in pyproject.toml"
 
 
 def check_technique(s: Strategy) -> None:
-    from experiments.errors import UsageError
-    from experiments.runner import check_version
+    from contract.errors import UsageError
+    from experiments.run.runner import check_version
     from experiments.servers import Target
 
     assert re.fullmatch(r"[a-z][a-z0-9_]*", s.tags["technique"]), s.tags["technique"]

@@ -2,8 +2,8 @@
 
 import pytest
 
-from experiments import schema
-from experiments.verify import verify
+from experiments.database import schema
+from experiments.database.verify import verify
 from experiments.workload import Workload
 
 TOTAL = 120

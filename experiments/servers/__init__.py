@@ -20,13 +20,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
 
-from experiments.config import redact_dsn
-from experiments.errors import UsageError
+from contract.errors import UsageError
+from experiments.urls import connect_error, redact_dsn, with_params
 
 KINDS = ("embedded", "local", "docker")
 MIN_MAJOR = 15  # MERGE; also pg_stat_force_next_flush() and pg_stat_database.sessions
@@ -85,17 +84,6 @@ def parse_pg(text: str, pg_bin: str = "") -> list[ServerSpec]:
     return specs
 
 
-def parse_pg_settings(text: str) -> dict[str, str]:
-    """`name=value;name=value` (PG_SETTINGS) into a dict; names as PostgreSQL spells them."""
-    settings = {}
-    for item in [t.strip() for t in text.split(";") if t.strip()]:
-        name, sep, value = item.partition("=")
-        if not sep or not re.fullmatch(r"[a-z_][a-z0-9_.]*", name.strip()) or not value.strip():
-            raise UsageError(f"--pg-setting {item!r}: expected name=value, e.g. shared_buffers=256MB")
-        settings[name.strip()] = value.strip()
-    return settings
-
-
 @dataclass
 class Target:
     """A ready server: `dsn` already points into `schema` (search_path), password included."""
@@ -128,17 +116,6 @@ class Target:
         return redact_dsn(self.dsn)
 
 
-def with_params(dsn: str, schema: str = "public", **params: str) -> str:
-    """`dsn` with extra query parameters, and sessions starting in `schema` (libpq `options`).
-    asyncpg passes unknown parameters on as server settings, so they work for it too."""
-    parts = urlsplit(dsn)
-    query = dict(parse_qsl(parts.query, keep_blank_values=True))
-    query.update(params)
-    if schema != "public":
-        query["options"] = (query.get("options", "") + f" -csearch_path={schema}").strip()
-    return urlunsplit(parts._replace(query=urlencode(query, safe="/:,", quote_via=quote)))
-
-
 def describe_server(conn: psycopg.Connection) -> dict:
     """Version and settings that differ from PostgreSQL's defaults, for the manifest."""
     version = conn.execute("SHOW server_version").fetchone()[0]
@@ -153,10 +130,6 @@ def describe_server(conn: psycopg.Connection) -> dict:
     # the packager's text stays in the manifest
     return {"server_version": version.split()[0], "server_version_string": version, "version": full,
             "non_default_settings": settings}
-
-
-def connect_error(error: Exception) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def _check_dsn(dsn: str, origin: str) -> None:
@@ -174,8 +147,7 @@ def _admin(dsn: str, what: str) -> psycopg.Connection:
 @contextmanager
 def _cluster_target(spec: ServerSpec, bin_dir: Path, label: str, options: ServerOptions,
                     log_dir: Path | None) -> Iterator[tuple[str, dict]]:
-    from experiments.manifest import filesystem_of
-    from experiments.servers.cluster import Cluster
+    from experiments.servers.cluster import Cluster, filesystem_of
 
     keep_log = log_dir / f"postgres-{spec.kind}-{spec.version or 'local'}.log" if log_dir else None
     with Cluster(bin_dir, label, settings=options.settings, keep_log=keep_log) as cluster:

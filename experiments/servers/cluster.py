@@ -31,10 +31,11 @@ import time
 from contextlib import suppress
 from pathlib import Path
 
+import psutil
 import psycopg
 
+from contract.errors import UsageError
 from experiments import OWNER_FILE, SERVER_DIR_PREFIX
-from experiments.errors import UsageError
 from experiments.process import die_with_parent
 
 START_TIMEOUT_S = 60
@@ -238,3 +239,16 @@ class Cluster:
                     shutil.copyfile(self.log_path, self.keep_log)
             shutil.rmtree(self.root, ignore_errors=True)
             self.root = None
+
+
+def filesystem_of(path: str | Path) -> dict:
+    """Mount point, device and type of the filesystem holding `path` (e.g. a data folder)."""
+    path = os.path.realpath(path)
+    best = None
+    for part in psutil.disk_partitions(all=True):
+        if path == part.mountpoint or path.startswith(part.mountpoint.rstrip("/") + "/"):
+            if best is None or len(part.mountpoint) > len(best.mountpoint):
+                best = part
+    if best is None:
+        return {}
+    return {"mountpoint": best.mountpoint, "device": best.device, "fstype": best.fstype}

@@ -21,9 +21,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from contract.errors import UsageError
 from experiments import DOCKER_LABEL as LABEL
 from experiments import REPO_ROOT
-from experiments.errors import UsageError
 
 IMAGES_FILE = REPO_ROOT / "docker" / "images.txt"
 RUN_LABEL = f"{LABEL}.run-id"
@@ -91,8 +91,9 @@ def ours(containers: Iterable) -> list:
 def engine(timeout: int = 10):
     """A connected Docker client, or a one-line UsageError saying why there is none."""
     try:
-        import docker
         from docker.errors import DockerException
+
+        import docker
     except ImportError:  # pragma: no cover - the lock file installs it
         raise UsageError("--pg docker:* needs the docker package (installed by `make bench`)") from None
     try:

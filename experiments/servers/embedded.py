@@ -11,7 +11,7 @@ import importlib.util
 from functools import lru_cache
 from pathlib import Path
 
-from experiments.errors import UsageError
+from contract.errors import UsageError
 from experiments.servers.cluster import binary_version
 
 

@@ -12,7 +12,7 @@ import glob
 import shutil
 from pathlib import Path
 
-from experiments.errors import UsageError
+from contract.errors import UsageError
 from experiments.servers.cluster import binary_version
 
 SEARCH = ["/usr/lib/postgresql/*/bin", "/usr/pgsql-*/bin", "/opt/homebrew/opt/postgresql@*/bin",

@@ -8,7 +8,7 @@ writer's, which contention mode must report.
 
 import time
 
-from experiments.contender import contended_ids
+from experiments.passes.contender import contended_ids
 from experiments.workload import address_row, user_row
 from tests.strategies_fixtures.ok_copy import write_rows
 

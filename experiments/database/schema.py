@@ -14,7 +14,7 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from experiments.verify import verify
+from experiments.database.verify import verify
 from experiments.workload import COLUMNS, Workload, stage_table
 
 DDL = """

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis.load import CONFIG, as_bool
+from analysis.load import CONFIG_COLUMNS, as_bool
 
-COLUMNS = [*CONFIG, "strategy", "technique", "n", "n_ok", "raised", "torn_rows", "rows_won_by_contender",
+COLUMNS = [*CONFIG_COLUMNS, "strategy", "technique", "n", "n_ok", "raised", "torn_rows", "rows_won_by_contender",
            "contender_rows", "contender_retries", "contender_errors", "median_duration"]
 
 
@@ -21,13 +21,13 @@ def contention_outcomes(passes: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=COLUMNS)
     contended = passes[as_bool(passes["contention"])]
     rows = []
-    for key, group in contended.groupby(CONFIG + ["strategy"], sort=True):
+    for key, group in contended.groupby(CONFIG_COLUMNS + ["strategy"], sort=True):
         numbers = {c: pd.to_numeric(group[c], errors="coerce") for c in
                    ("torn_rows", "rows_won_by_contender", "contender_rows", "contender_retries",
                     "contender_errors")}
         ok = group[group["success"]]
         kinds = sorted(set(group.get("error_kind", pd.Series(dtype=str)).dropna().astype(str)) - {""})
-        rows.append({**dict(zip(CONFIG + ["strategy"], key)), "technique": group["technique"].iloc[0]
+        rows.append({**dict(zip(CONFIG_COLUMNS + ["strategy"], key)), "technique": group["technique"].iloc[0]
                      if "technique" in group else "", "n": len(group), "n_ok": len(ok),
                      "raised": ", ".join(kinds), "torn_rows": (int(numbers["torn_rows"].sum()) if numbers["torn_rows"].notna().any()
                                    else None),  # measured only for passes that completed

@@ -2,7 +2,7 @@
 
 Before the contended pass, half of the contended ids are deleted, so both writers have to
 *insert* some keys and *update* others at the same moment. The second writer
-(`experiments.contender`) runs for exactly as long as the strategy's timed process. Afterwards
+(`experiments.passes.contender`) runs for exactly as long as the strategy's timed process. Afterwards
 every row must hold the update phase's values or, for the contended ids, the contender's;
 anything else is torn (or a lost update). The result row says what the strategy raised
 (`error_kind`), how often the contender had to retry, how many rows it won and how many are torn.
@@ -22,9 +22,9 @@ from pathlib import Path
 import psycopg
 
 from experiments import REPO_ROOT
+from experiments.database.verify import verify_contended
+from experiments.passes.contender import contended_ids
 from experiments.process import child_env, die_with_parent
-from experiments.contender import contended_ids
-from experiments.verify import verify_contended
 
 READY_TIMEOUT_S = 30
 
@@ -53,7 +53,7 @@ def contender(dsn: str, total: int, scratch: Path, name: str):
         path.unlink(missing_ok=True)
     with open(scratch / f"{name}.out", "wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "experiments.contender", "--items", str(total), "--ready", str(ready),
+            [sys.executable, "-m", "experiments.passes.contender", "--items", str(total), "--ready", str(ready),
              "--go", str(go), "--result", str(result)],
             env=child_env(dsn), cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=output,
             stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent(signal.SIGKILL))
@@ -81,25 +81,3 @@ def contender(dsn: str, total: int, scratch: Path, name: str):
 
 def verify(conn: psycopg.Connection, total: int):
     return verify_contended(conn, total, set(contended_ids(total)))
-
-
-def error_kind(error: str) -> str:
-    """What kind of failure an `error` text describes (empty when there is none)."""
-    text = error.lower()
-    if not text:
-        return ""
-    if "uniqueviolation" in text or "duplicate key" in text:
-        return "unique_violation"
-    if "deadlock" in text:
-        return "deadlock"
-    if "could not serialize" in text or "serializationfailure" in text:
-        return "serialization_failure"
-    if text.startswith("timeout"):
-        return "timeout"
-    if text.startswith("server lost"):
-        return "server_lost"
-    if "too many clients" in text or "too many connections" in text:
-        return "too_many_connections"
-    if "differ" in text or "missing" in text or "neither writer" in text or "counts:" in text:
-        return "wrong_values"
-    return "other"

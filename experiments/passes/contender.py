@@ -1,4 +1,4 @@
-"""Contention mode's second writer: `python -m experiments.contender ...`, beside a strategy.
+"""Contention mode's second writer: `python -m experiments.passes.contender ...`, beside a strategy.
 
 While the strategy's timed update pass runs, this process upserts an overlapping slice of the
 same keys with values of its own (the workload's "contend" rows), over and over, in small
@@ -101,7 +101,7 @@ def run(dsn: str, total: int, ready: Path, go: Path | None = None) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m experiments.contender")
+    parser = argparse.ArgumentParser(prog="python -m experiments.passes.contender")
     parser.add_argument("--items", type=int, required=True)
     parser.add_argument("--ready", type=Path, required=True)
     parser.add_argument("--go", type=Path, help="wait for this file before writing")

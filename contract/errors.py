@@ -1,4 +1,4 @@
-"""The one exception type the command line turns into a one-line message and exit status 2."""
+"""The one exception the command lines turn into a one-line message and exit status 2."""
 
 
 class UsageError(Exception):

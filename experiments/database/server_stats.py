@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from experiments.schema import TABLES
+from experiments.database.schema import TABLES
 
 _COUNTERS = """
 SELECT coalesce(sum(n_tup_ins + n_tup_upd), 0), coalesce(sum(n_dead_tup), 0),

@@ -1,4 +1,4 @@
-"""One pass of one strategy, in its own process: `python -m experiments.worker ...`.
+"""One pass of one strategy, in its own process: `python -m experiments.passes.worker ...`.
 
 The runner starts this module once per pass (plain for timing, under `memray run` for memory).
 It imports the strategy file, builds the `Workload` (the input rows are built before the timer
@@ -79,7 +79,7 @@ def run(strategy_file: Path, phase: str, items: int, threads: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m experiments.worker")
+    parser = argparse.ArgumentParser(prog="python -m experiments.passes.worker")
     parser.add_argument("--strategy-file", type=Path, required=True)
     parser.add_argument("--phase", choices=("insert", "update"), required=True)
     parser.add_argument("--items", type=int, required=True)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime, timezone
 
+from contract.errors import UsageError
 from experiments.catalog import discover, select
 from experiments.config import Settings
-from experiments.errors import UsageError
+from experiments.run.runner import Runner
 
 
 def parse_list(text: str, name: str) -> list[int]:
@@ -27,8 +28,6 @@ def parse_list(text: str, name: str) -> list[int]:
 
 
 def run_sweep(settings: Settings, items: list[int], threads: list[int], echo=print) -> int:
-    from experiments.runner import Runner
-
     sweep_id = datetime.now(timezone.utc).strftime("sweep-%Y%m%d-%H%M%S")
     catalogue = select(discover(settings.path(settings.strategies_dir)), settings.strategies)
     threaded = ",".join(s.name for s in catalogue if s.tags.get("threaded"))
@@ -38,9 +37,7 @@ def run_sweep(settings: Settings, items: list[int], threads: list[int], echo=pri
         names = settings.strategies if t == threads[0] else threaded
         echo(f"sweep {sweep_id}: point {number}/{len(points)}: {n:,} items, {t} threads")
         point = dataclasses.replace(settings, items=n, threads=t, strategies=names)
-        runner = Runner(point)
-        runner.sweep = {"id": sweep_id, "items": items, "threads": threads, "point": [n, t]}
-        code = runner.run()
+        code = Runner(point, sweep={"id": sweep_id, "items": items, "threads": threads, "point": [n, t]}).run()
         if code == 130:
             return 130
         status = max(status, code)

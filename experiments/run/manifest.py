@@ -13,6 +13,7 @@ from pathlib import Path
 import psutil
 
 from experiments import REPO_ROOT
+from experiments.comprehensibility import measure
 
 LOCK_FILE = REPO_ROOT / "locks" / "bench.txt"
 
@@ -63,19 +64,6 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def filesystem_of(path: str | Path) -> dict:
-    """Mount point, device and type of the filesystem holding `path` (e.g. a data folder)."""
-    path = os.path.realpath(path)
-    best = None
-    for part in psutil.disk_partitions(all=True):
-        if path == part.mountpoint or path.startswith(part.mountpoint.rstrip("/") + "/"):
-            if best is None or len(part.mountpoint) > len(best.mountpoint):
-                best = part
-    if best is None:
-        return {}
-    return {"mountpoint": best.mountpoint, "device": best.device, "fstype": best.fstype}
-
-
 def machine() -> dict:
     memory = psutil.virtual_memory()
     return {
@@ -92,3 +80,17 @@ def machine() -> dict:
         "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
         "user_is_root": hasattr(os, "geteuid") and os.geteuid() == 0,
     }
+
+
+def strategy_entry(strategy) -> dict:
+    """What the manifest records of a strategy: the analysis reads its size from here, never
+    from the file (which may have changed since the run)."""
+    path = strategy.path
+    try:
+        sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        sha256 = None
+    measured = measure(path)
+    return {"name": strategy.name, "title": strategy.title, "tags": strategy.tags,
+            "file": str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path),
+            "sha256": sha256, "comprehensibility": measured.as_dict() if measured else None}

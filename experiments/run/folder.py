@@ -1,6 +1,6 @@
 """A run folder `results/<run_id>/`: what a run writes, each file the moment it is known.
 
-- `results.csv`: one row per strategy x phase x repeat (the **contract** in DESIGN.md), appended
+- `results.csv`: one row per strategy x phase x repeat (`contract.row.PassRow`), appended
   in one write and fsynced as each pass finishes, so an interrupted run keeps every finished row
   (and a full disk cannot leave half a row: the file is cut back to its last whole row);
 - `config.env`: the effective settings as `.env` lines (secrets redacted), each with its source;
@@ -23,29 +23,9 @@ import time
 from contextlib import suppress
 from pathlib import Path
 
+from contract.errors import UsageError
+from contract.row import COLUMNS, PassRow
 from experiments import REPO_ROOT
-from experiments.errors import UsageError
-
-COLUMNS = [
-    # the contract (DESIGN.md), in its order
-    "run_id", "strategy", "phase", "repeat", "items", "threads", "backend", "pg_version",
-    "duration_s", "wall_s", "peak_memory_mb", "allocations", "max_rss_mb", "users", "addresses",
-    "counts_ok", "values_ok", "success", "error", "wal_bytes", "table_bytes", "dead_tuples",
-    "hot_updates",
-    # additions
-    "test",  # <strategy>-<phase>, the original's name for a row
-    "connections",  # connections the timed process opened (pg_stat_database.sessions)
-    "statements",  # statements it ran (pg_stat_statements, when preloaded; else empty)
-    "library", "technique", "reference",
-    "memory_duration_s",  # main()'s duration inside the memray-tracked process
-    "memory_max_rss_mb",  # that process's peak RSS (memray's own overhead included)
-    "order", "seed", "server", "started_at",
-    "error_kind",  # unique_violation, deadlock, serialization_failure, timeout, wrong_values,
-    #               too_many_connections, server_lost, other
-    # contention mode (--contention), update pass only
-    "contention", "contender_rows", "contender_retries", "contender_errors",
-    "rows_won_by_contender", "torn_rows",
-]
 
 
 def new_run_id() -> str:
@@ -107,8 +87,8 @@ class RunFolder:
                 self._csv_file.seek(good)
             raise RunFolderError(f"cannot write {self._csv_path}: {error.strerror or error}") from None
 
-    def append(self, row: dict) -> None:
-        self._write_line(["" if row.get(k) is None else row.get(k) for k in COLUMNS])
+    def append(self, row: PassRow) -> None:
+        self._write_line(row.csv_values())
         self.rows += 1
 
     def close(self) -> None:

@@ -1,0 +1,139 @@
+"""`python -m analysis <command>`: figures (graph), aggregate, correlate, compare.
+
+The analysis reads run folders (results.csv, manifest.json) and nothing of the harness.
+`python -m experiments figures ...` (and the other names) still works: the harness hands these
+commands to this entry point. Every bad input ends in one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import re
+import sys
+import time
+
+from contract import REPO_ROOT
+from contract.envfile import in_repo, results_dir
+from contract.errors import UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (`error: ...`), exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def _items(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--items must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"--items must be at least 1, got {value}")
+    return value
+
+
+def _since(text: str) -> str:
+    """A day (YYYY-MM-DD, YYYY-MM or YYYY) or a run id (or its start): run ids begin with the
+    date, so anything else would silently select no run."""
+    day = re.fullmatch(r"(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?", text)
+    if day:
+        try:
+            datetime.date(int(day[1]), int(day[2] or 1), int(day[3] or 1))
+            return text
+        except ValueError:
+            pass
+    elif re.fullmatch(r"\d{8}(-\d{1,6}(-[0-9a-f]*)?)?", text):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"--since must be a date (YYYY-MM-DD) or a run id, got {text!r}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m analysis", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name, help_text in (("aggregate", "print aggregate.csv of the selected runs (stdout)"),
+                            ("correlate", "print correlation.csv of the selected runs (stdout)"),
+                            ("figures", "write CSVs, figures and REPORT.md into --out")):
+        sub = commands.add_parser(name, help=help_text)
+        sub.add_argument("--runs", help="run ids or globs, comma-separated (default: all)")
+        sub.add_argument("--since", type=_since,
+                         help="runs started on or after this date (YYYY-MM-DD) or run id")
+        sub.add_argument("--items", type=_items, help="only passes with this many items")
+        sub.add_argument("--sweep", help="only the runs of this sweep id, or 'latest'")
+        sub.add_argument("--results-dir", help="where the run folders are (RESULTS_DIR)")
+        if name == "figures":
+            sub.add_argument("--out", default="figures", help="output folder (default figures/)")
+    commands.add_parser("graph", help="the original's name for `figures`").set_defaults(
+        runs=None, since=None, items=None, results_dir=None, out="figures", sweep=None)
+
+    compare = commands.add_parser("compare", help="compare two runs (or two servers of one run)")
+    compare.add_argument("a", help="run id or glob, optionally RUN:SERVER (e.g. RUN:embedded:16)")
+    compare.add_argument("b", help="the run to compare with A")
+    compare.add_argument("--fail-on-slower", metavar="NAMES",
+                         help="exit 1 if one of these strategies (names or globs) got significantly slower")
+    compare.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    compare.add_argument("--results-dir", help="where the run folders are (RESULTS_DIR)")
+    return parser
+
+
+def _figures(args: argparse.Namespace) -> int:
+    from analysis.build import build
+
+    out = in_repo(args.out)
+    started = time.perf_counter()
+    written = build(results_dir(args.results_dir), out, args.runs, args.since, args.items,
+                    echo=lambda line: print(line, file=sys.stderr), sweep=args.sweep)
+    for path in written:
+        print(path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path)
+    print(f"{len(written)} files in {out} ({time.perf_counter() - started:.1f} s)", file=sys.stderr)
+    return 0
+
+
+def _table(args: argparse.Namespace) -> int:
+    from analysis.aggregate import aggregate
+    from analysis.correlate import correlate
+    from analysis.load import load_runs
+
+    loaded = load_runs(results_dir(args.results_dir), args.runs, args.since, args.items,
+                       warn=lambda line: print(line, file=sys.stderr), sweep=args.sweep)
+    table = aggregate(loaded.passes)
+    if args.command == "correlate":
+        table = correlate(table)
+    table.to_csv(sys.stdout, index=False, float_format="%.6g", lineterminator="\n")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from analysis.compare import compare, render, slower
+
+    table = compare(results_dir(args.results_dir), args.a, args.b, args.alpha)
+    print(render(table, args.a, args.b))
+    if args.fail_on_slower:
+        regressions = slower(table, args.fail_on_slower)
+        if regressions:
+            print(f"significantly slower: {', '.join(regressions)}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command in ("figures", "graph"):
+            return _figures(args)
+        if args.command == "compare":
+            return _compare(args)
+        return _table(args)
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""`PassRow`: one row of `results.csv`, one pass (strategy x phase x repeat x server).
+
+The single definition of the result row (a **contract**, see DESIGN.md). From it follow:
+the CSV header (`COLUMNS`, in field order), the row the harness writes (`experiments` builds a
+`PassRow`), the columns the analysis requires and how it reads each one (`REQUIRED`,
+`BOOL_COLUMNS`, `NUMERIC_COLUMNS`, `TEXT_COLUMNS`), and the table in DESIGN.md (`markdown_table`,
+checked by tests/test_row_model.py). Columns are never renamed or removed; new ones go after the
+existing ones of their group.
+"""
+
+import types
+import typing
+from dataclasses import MISSING, asdict, dataclass, field, fields
+
+GROUPS = {
+    "contract": "the design card's columns, in its order",
+    "addition": "added by this project",
+    "contention": "contention mode (`--contention`), update pass only; empty otherwise",
+}
+ERROR_KINDS = ("unique_violation", "deadlock", "serialization_failure", "timeout", "server_lost",
+               "too_many_connections", "wrong_values", "other")
+
+
+def column(doc: str, group: str = "contract", required: bool = False, default=MISSING):
+    """A field of the row: `doc` says what it holds; `required`: the analysis refuses a
+    results.csv without it (every other column may be missing from an older run)."""
+    meta = {"doc": doc, "group": group, "required": required}
+    return field(metadata=meta) if default is MISSING else field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PassRow:
+    run_id: str = column("the run (its folder's name)", required=True)
+    strategy: str = column("the strategy file's name", required=True)
+    phase: str = column("`insert` or `update`", required=True)
+    repeat: int = column("which repeat (1-based)", required=True)
+    items: int = column("rows per table", required=True)
+    threads: int = column("threads a threaded strategy uses", required=True)
+    backend: str = column("`embedded`, `local`, `docker` or `dsn`", required=True)
+    pg_version: str = column("the server's version number, e.g. `18.1`", required=True)
+    duration_s: float | None = column("`main()` alone, in the plain (untracked) process", required=True,
+                                      default=None)
+    wall_s: float | None = column("that whole process: start, imports, building rows, `main()`, exit",
+                                  default=None)
+    peak_memory_mb: float | None = column("peak heap memory of the pass, from memray (second process)",
+                                          required=True, default=None)
+    allocations: int | None = column("allocations memray counted in that process", default=None)
+    max_rss_mb: float | None = column("peak resident memory of the plain process (rusage)", default=None)
+    users: int | None = column("rows in `users` after the pass", default=None)
+    addresses: int | None = column("rows in `addresses` after the pass", default=None)
+    counts_ok: bool = column("both tables hold exactly `items` rows")
+    values_ok: bool = column("every value of every row is the phase's (checksums)")
+    success: bool = column("the pass ran, verified, and (with memory) so did its memray process",
+                           required=True)
+    error: str = column("why it failed, one line (empty when it succeeded)", default="")
+    wal_bytes: int | None = column("WAL the server wrote during the timed process", default=None)
+    table_bytes: int | None = column("size of both tables and their indexes after the pass", default=None)
+    dead_tuples: int | None = column("dead tuples the pass left (pg_stat_user_tables)", default=None)
+    hot_updates: int | None = column("heap-only-tuple updates during the pass", default=None)
+    test: str = column("`<strategy>-<phase>`, the original project's name for a row", "addition")
+    connections: int | None = column("connections the timed process opened (pg_stat_database.sessions)",
+                                     "addition", default=None)
+    statements: int | None = column("statements it ran (pg_stat_statements when preloaded; else empty)",
+                                    "addition", default=None)
+    library: str = column("TAGS['library']", "addition")
+    technique: str = column("TAGS['technique']", "addition")
+    reference: bool = column("a reference row (the server-only floor), not a strategy to rank",
+                             "addition")
+    memory_duration_s: float | None = column("`main()` inside the memray-tracked process (its overhead)",
+                                             "addition", default=None)
+    memory_max_rss_mb: float | None = column("that process's peak RSS, memray's own included",
+                                             "addition", default=None)
+    order: int = column("position of the strategy in this repeat's shuffled order", "addition")
+    seed: int = column("seed of the shuffle", "addition")
+    server: str = column("the server's label, e.g. `embedded:18`", "addition")
+    started_at: str = column("when the pass started (UTC, ISO 8601)", "addition")
+    error_kind: str = column("the failure's kind: " + ", ".join(ERROR_KINDS), "addition", default="")
+    contention: bool = column("this pass raced a second writer", "contention", default=False)
+    contender_rows: int | None = column("rows the second writer wrote", "contention", default=None)
+    contender_retries: int | None = column("its retries", "contention", default=None)
+    contender_errors: int | None = column("its errors (unique and foreign-key violations, others)",
+                                          "contention", default=None)
+    rows_won_by_contender: int | None = column("contended rows holding the second writer's values",
+                                               "contention", default=None)
+    torn_rows: int | None = column("rows holding neither writer's values (must be 0)", "contention",
+                                   default=None)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def csv_values(self) -> list:
+        """The row's cells in COLUMNS order (None as an empty cell)."""
+        return ["" if value is None else value for value in self.as_dict().values()]
+
+
+def _base_type(annotation) -> type:
+    """`float | None` -> float."""
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        return next(a for a in typing.get_args(annotation) if a is not type(None))
+    return annotation
+
+
+COLUMNS = [f.name for f in fields(PassRow)]
+REQUIRED = [f.name for f in fields(PassRow) if f.metadata["required"]]
+BOOL_COLUMNS = [f.name for f in fields(PassRow) if _base_type(f.type) is bool]
+NUMERIC_COLUMNS = [f.name for f in fields(PassRow) if _base_type(f.type) in (int, float)]
+TEXT_COLUMNS = [f.name for f in fields(PassRow) if _base_type(f.type) is str]
+
+
+def error_kind(error: str) -> str:
+    """What kind of failure an `error` text describes (one of ERROR_KINDS; empty when none)."""
+    text = error.lower()
+    if not text:
+        return ""
+    if "uniqueviolation" in text or "duplicate key" in text:
+        return "unique_violation"
+    if "deadlock" in text:
+        return "deadlock"
+    if "could not serialize" in text or "serializationfailure" in text:
+        return "serialization_failure"
+    if text.startswith("timeout"):
+        return "timeout"
+    if text.startswith("server lost"):
+        return "server_lost"
+    if "too many clients" in text or "too many connections" in text:
+        return "too_many_connections"
+    if "differ" in text or "missing" in text or "neither writer" in text or "counts:" in text:
+        return "wrong_values"
+    return "other"
+
+
+def markdown_table() -> str:
+    """DESIGN.md's table of the row, one line per column, in order."""
+    lines = ["| column | type | group | analysis needs it | what it holds |", "| --- | --- | --- | --- | --- |"]
+    for f in fields(PassRow):
+        kind = _base_type(f.type).__name__ + ("" if _base_type(f.type) is f.type else " or empty")
+        required = "yes" if f.metadata["required"] else ""
+        lines.append(f"| `{f.name}` | {kind} | {f.metadata['group']} | {required} | {f.metadata['doc']} |")
+    return "\n".join(lines) + "\n"

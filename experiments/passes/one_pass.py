@@ -1,0 +1,206 @@
+"""One pass (strategy x phase x repeat on one server), from its starting state to its row.
+
+1. put the tables in the pass's starting state (`schema.prepare_pass`, untimed);
+2. run the strategy under `memray run` in a fresh process for peak memory and allocations,
+   then verify the tables (skipped with MEASURE_MEMORY=0);
+3. restore the same starting state and run it again in a plain process for the duration
+   (memray's tracking would inflate it), with the server's WAL and tuple counters read around
+   it (and, with --contention, a second writer racing it), then verify the tables again;
+4. return its `PassRow`. A pass that raises, exits non-zero, hangs past the timeout or writes
+   a wrong value gets a failed row with a one-line reason; a harness query that fails gets one
+   too, unless the server itself is gone (`ServerLost`: the run stops).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from contextlib import nullcontext
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psycopg
+
+from contract.row import PassRow, error_kind
+from experiments import GO_FILE_ENV, REPO_ROOT
+from experiments.catalog import Strategy
+from experiments.config import Settings
+from experiments.database import schema, server_stats
+from experiments.database.verify import Verification, verify
+from experiments.passes import contention
+from experiments.passes.memory import memray_command, read_capture
+from experiments.process import ProcessOutcome, child_env, run_worker
+from experiments.servers import Target
+from experiments.urls import connect_error
+
+log = logging.getLogger("experiments.pass")
+
+
+class ServerLost(Exception):
+    """The server of the run went away mid-pass: that pass is recorded as failed and the run
+    stops with exit status 1 (a restarted server would mix a cold cache into the numbers)."""
+
+
+class PassRunner:
+    """Runs passes on one server, through the harness's own connection `conn`."""
+
+    def __init__(self, settings: Settings, target: Target, conn: psycopg.Connection, *, run_id: str,
+                 seed: int, application: str, scratch: Path, captures: Path | None):
+        self.settings = settings
+        self.target = target
+        self.conn = conn
+        self.run_id = run_id
+        self.seed = seed
+        self.application = application  # application_name of every worker session
+        self.scratch = scratch  # result files, worker output, captures not kept
+        self.captures = captures  # where memray captures go when kept (--keep-captures)
+        self.checkpoint_ok = True  # False once the server refused CHECKPOINT (a --dsn role)
+        self.statements_schema, why_not = server_stats.statement_counting(conn, target.kind != "dsn")
+        self.statement_counting = (f"pg_stat_statements ({self.statements_schema})" if not why_not
+                                   else why_not)
+        # on our own server every other client is a leftover; on a shared one only ours
+        self.backend_filter = application if target.kind == "dsn" else ""
+
+    def measure(self, strategy: Strategy, phase: str, repeat: int, position: int,
+                record=None) -> PassRow:
+        """The pass's row; a failed row when a harness query fails. When the server or the
+        harness's connection is gone, `record` gets that pass's failed row and ServerLost is
+        raised."""
+        try:
+            return self._run(strategy, phase, repeat, position)
+        except (psycopg.OperationalError, psycopg.InterfaceError) as error:
+            where = f"{strategy.name} {phase} r{repeat}"
+            reason = self.target.lost()
+            if reason or self.conn.closed:
+                reason = reason or f"the harness lost its connection: {connect_error(error)}"
+                if record:
+                    record(self.failed_row(strategy, phase, repeat, position, f"server lost: {reason}"))
+                raise ServerLost(f"the server went away during {where}: {reason}") from error
+            # e.g. a lock that a leaked process took after the pass: the next pass's preparation
+            # ends such processes, so the run goes on
+            log.warning("%s: harness query failed: %s", where, error)
+            return self.failed_row(strategy, phase, repeat, position,
+                                   f"harness query failed: {connect_error(error)}")
+
+    def _identity(self, strategy: Strategy, phase: str, repeat: int, position: int) -> dict:
+        """The columns every row of this pass has, whatever happened."""
+        s, target = self.settings, self.target
+        return {"run_id": self.run_id, "strategy": strategy.name, "phase": phase, "repeat": repeat,
+                "items": s.items, "threads": s.threads, "backend": target.kind,
+                "pg_version": target.server_version, "test": f"{strategy.name}-{phase}",
+                "library": strategy.library, "technique": strategy.tags.get("technique", ""),
+                "reference": strategy.is_reference, "order": position, "seed": self.seed,
+                "server": target.label, "contention": s.contention and phase == "update",
+                "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+    def failed_row(self, strategy: Strategy, phase: str, repeat: int, position: int, error: str) -> PassRow:
+        """The row of a pass the harness could not finish measuring."""
+        return PassRow(**self._identity(strategy, phase, repeat, position), counts_ok=False,
+                       values_ok=False, success=False, error=error, error_kind=error_kind(error))
+
+    def _end_strays(self) -> None:
+        stray = server_stats.end_stray_backends(self.conn, self.backend_filter)
+        if stray:
+            log.info("terminated %d backends left by the previous process", stray)
+
+    def _prepare(self, phase: str) -> None:
+        self._end_strays()
+        schema.prepare_pass(self.conn, phase)
+        if self.checkpoint_ok:
+            try:
+                self.conn.execute("CHECKPOINT")
+            except psycopg.Error as error:
+                self.checkpoint_ok = False
+                log.warning("CHECKPOINT not allowed (%s): passes start without one", error)
+
+    def _verify(self, phase: str) -> Verification:
+        self._end_strays()
+        return verify(self.conn, phase, self.settings.items)
+
+    def _worker(self, strategy: Strategy, phase: str, prefix: list[str], name: str,
+                extra_env: dict | None = None) -> ProcessOutcome:
+        s = self.settings
+        env = dict(child_env(self.target.dsn, TOTAL_ITEMS=str(s.items), TOTAL_THREADS=str(s.threads)),
+                   **(extra_env or {}), BENCH_PHASE=phase, PGAPPNAME=self.application)
+        result = self.scratch / f"{name}.json"
+        argv = [*prefix, "experiments.passes.worker", "--strategy-file", str(strategy.path),
+                "--phase", phase, "--items", str(s.items), "--threads", str(s.threads), "--result", str(result)]
+        outcome = run_worker(argv, env, s.timeout, result, self.scratch / f"{name}.out", REPO_ROOT)
+        log.info("%s: exit %s, wall %.3f s, result %s", name, outcome.returncode, outcome.wall_s,
+                 outcome.result)
+        if outcome.error:
+            log.warning("%s failed: %s\n--- last output ---\n%s", name, outcome.error, outcome.output_tail)
+        return outcome
+
+    def _memory(self, strategy: Strategy, phase: str, name: str) -> tuple[dict, list[str]]:
+        """The memray-tracked process: its columns, and its error if it failed."""
+        capture = (self.captures or self.scratch) / f"{name}.bin"
+        self._prepare(phase)
+        tracked = self._worker(strategy, phase, memray_command(capture), name + "-memory")
+        check = self._verify(phase)
+        memory = read_capture(capture)
+        if self.captures is None:
+            capture.unlink(missing_ok=True)
+        errors = ["memory process: " + (tracked.error or check.problem)] if tracked.error or not check.success else []
+        if not memory:
+            return {}, errors
+        return {"peak_memory_mb": memory.peak_memory_mb, "allocations": memory.allocations,
+                "memory_duration_s": _round(tracked.result.get("duration_s")),
+                "memory_max_rss_mb": round(tracked.max_rss_mb, 3)}, errors
+
+    def _run(self, strategy: Strategy, phase: str, repeat: int, position: int) -> PassRow:
+        s, conn = self.settings, self.conn
+        identity = self._identity(strategy, phase, repeat, position)
+        name = f"{strategy.name}-{phase}-r{repeat}-{self.target.label.replace(':', '')}"
+        memory, errors = self._memory(strategy, phase, name) if s.measure_memory else ({}, [])
+
+        contended = identity["contention"]
+        self._prepare(phase)
+        if contended:
+            contention.open_gap(conn, s.items)
+        if self.statements_schema:
+            server_stats.reset_statements(conn, self.statements_schema)
+        before = server_stats.snapshot(conn)
+        with (contention.contender(self.target.dsn, s.items, self.scratch, name + "-contender")
+              if contended else nullcontext({})) as rival:
+            timed = self._worker(strategy, phase, [sys.executable, "-m"], name,
+                                 {GO_FILE_ENV: str(contention.go_file(self.scratch, name + "-contender"))}
+                                 if contended else {})
+        after = server_stats.settle(conn, self.backend_filter, before,
+                                    0 if timed.error or contended else 2 * s.items)
+        statements = (server_stats.statements(conn, self.statements_schema)  # before verify's queries
+                      if self.statements_schema else None)
+        if contended:
+            log.info("%s-contender: %s", name, json.dumps(rival, sort_keys=True))
+            self._end_strays()
+            check = contention.verify(conn, s.items)
+        else:
+            check = self._verify(phase)
+        if timed.error or not check.success:
+            errors.insert(0, timed.error or check.problem)
+        return PassRow(
+            **identity, **memory,
+            duration_s=_round(timed.result.get("duration_s")), wall_s=_round(timed.wall_s),
+            max_rss_mb=round(timed.max_rss_mb, 3), users=check.users, addresses=check.addresses,
+            counts_ok=check.counts_ok, values_ok=check.values_ok, success=check.success and not errors,
+            error=" | ".join(errors), error_kind=error_kind(errors[0] if errors else ""),
+            wal_bytes=server_stats.wal_bytes(conn, before, after), table_bytes=server_stats.table_bytes(conn),
+            dead_tuples=after.dead - before.dead, hot_updates=after.hot - before.hot,
+            connections=after.sessions - before.sessions, statements=statements,
+            **(_contention_columns(rival, check, timed) if contended else {}))
+
+
+def _contention_columns(rival: dict, check, timed: ProcessOutcome) -> dict:
+    return {
+        "contender_rows": rival.get("rows"), "contender_retries": rival.get("retries"),
+        "contender_errors": sum(rival.get(k, 0) for k in ("unique_violations", "foreign_key_violations",
+                                                          "other_errors")),
+        "rows_won_by_contender": check.contender_rows,
+        # a strategy that raised rolled back (or stopped): its unwritten rows are not torn
+        "torn_rows": check.torn_rows if not timed.error else None,
+    }
+
+
+def _round(value: float | None, digits: int = 6) -> float | None:
+    return None if value is None else round(value, digits)

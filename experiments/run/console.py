@@ -1,0 +1,129 @@
+"""What a run prints: the progress bar, one line per pass, the summary and contention tables."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from contract.row import PassRow
+from experiments.workload import PHASES
+
+
+def make_console() -> Console:
+    """Rich console; when output is not a terminal (CI, a pipe) use a wide fixed width."""
+    console = Console(highlight=False)
+    return console if console.is_terminal else Console(highlight=False, width=160)
+
+
+def progress_bar(console: Console) -> Progress:
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console,
+                    transient=True)
+
+
+def pass_line(row: PassRow) -> str:
+    where = f"{row.strategy} {row.phase} r{row.repeat}"
+    if not row.success:
+        return f"[red]FAIL[/red] {where}: {row.error}"
+    memory = f", {row.peak_memory_mb:.1f} MB peak" if row.peak_memory_mb is not None else ""
+    return f"[green]ok[/green]   {where}: {row.duration_s:.3f} s{memory}"
+
+
+def _median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def summary_table(rows: list[PassRow]) -> Table:
+    """Median duration and memory per server x strategy x phase, fastest first within a phase,
+    with every duration as a multiple of the server-only floor (a reference row) when present."""
+    groups: dict[tuple, list[PassRow]] = defaultdict(list)
+    for row in rows:
+        groups[(row.server, row.phase, row.strategy)].append(row)
+    floors = {}
+    for (server, phase, _), group in groups.items():
+        good = [r for r in group if r.success and r.reference]
+        if good:
+            floors[(server, phase)] = _median([r.duration_s for r in good])
+    several_servers = len({row.server for row in rows}) > 1
+    table = Table(title="Summary (medians of successful passes)")
+    for column in ("server", "phase", "strategy", "ok", "duration s", "x floor", "peak memory MB",
+                   "max RSS MB", "WAL MB", "conns"):
+        if column == "server" and not several_servers or column == "x floor" and not floors:
+            continue
+        table.add_column(column, justify="left" if column in ("server", "phase", "strategy") else "right",
+                         no_wrap=True)
+    summaries = []
+    for (server, phase, strategy), group in groups.items():
+        good = [r for r in group if r.success]
+        duration = _median([r.duration_s for r in good])
+        summaries.append((server, PHASES.index(phase), duration if duration is not None else float("inf"),
+                          phase, strategy, len(good), len(group), good))
+    for server, _, duration, phase, strategy, n_ok, n, good in sorted(summaries):
+        def fmt(key, scale=1.0, digits=1):
+            value = _median([getattr(r, key) for r in good])
+            return "-" if value is None else f"{value / scale:,.{digits}f}"
+        floor = floors.get((server, phase))
+        multiple = f"{duration / floor:,.1f}x" if floor and good else "-"
+        cells = [phase, strategy, f"{n_ok}/{n}", fmt("duration_s", digits=3),
+                 *([multiple] if floors else []), fmt("peak_memory_mb"), fmt("max_rss_mb"),
+                 fmt("wal_bytes", 1e6), fmt("connections", digits=0)]
+        table.add_row(*([server] if several_servers else []), *cells, style="" if n_ok == n else "red")
+    return table
+
+
+def contention_table(rows: list[PassRow]) -> Table:
+    """Per server x strategy, what the contended update passes ended as: passes ok, what the
+    strategy raised, rows the contender won, torn rows (neither writer's values: must be 0) and
+    the contender's retries and errors (sums over repeats, except rows won: median)."""
+    groups: dict[tuple, list[PassRow]] = defaultdict(list)
+    for row in rows:
+        if row.contention:
+            groups[(row.server, row.strategy)].append(row)
+    several_servers = len({server for server, _ in groups}) > 1
+    table = Table(title="Contention (update pass against a second writer on the same keys)")
+    for column in ("server", "strategy", "ok", "strategy raised", "torn rows", "rows won by contender",
+                   "contender retries", "contender errors"):
+        if column != "server" or several_servers:
+            table.add_column(column, justify="left" if column in ("server", "strategy", "strategy raised")
+                             else "right", no_wrap=True)
+
+    def total(group, key):
+        values = [getattr(r, key) for r in group if getattr(r, key) is not None]
+        return "-" if not values else f"{sum(values):,}"
+
+    for (server, strategy), group in sorted(groups.items()):
+        ok = sum(1 for r in group if r.success)
+        raised = ", ".join(sorted({r.error_kind for r in group if r.error_kind})) or "-"
+        won = [r.rows_won_by_contender for r in group if r.rows_won_by_contender is not None]
+        torn = total(group, "torn_rows")
+        table.add_row(*([server] if several_servers else []), strategy, f"{ok}/{len(group)}", raised, torn,
+                      f"{statistics.median(won):,.0f}" if won else "-", total(group, "contender_retries"),
+                      total(group, "contender_errors"),
+                      style="" if ok == len(group) and torn in ("0", "-") else "red")
+    return table
+
+
+def print_summary(console: Console, rows: list[PassRow], log_path, results_path) -> None:
+    if not rows:
+        return
+    console.print(summary_table(rows))
+    if any(r.contention for r in rows):
+        console.print(contention_table(rows))
+    failed = [r for r in rows if not r.success]
+    if failed:
+        console.print(f"{len(failed)} of {len(rows)} passes failed; reasons are in the "
+                      f"error column and {log_path}")
+    console.print(f"results: {results_path}")

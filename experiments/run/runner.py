@@ -1,0 +1,236 @@
+"""The benchmark run: servers x repeats x strategies (shuffled, seeded) x phases.
+
+`Runner.run()` schedules the passes and keeps the run folder; a pass itself is
+`experiments.passes.one_pass`, what the terminal shows is `experiments.run.console`.
+Every finished row is in results.csv before the next pass starts. Exit status: 0 when every
+pass succeeded, 1 when one failed or the run had to stop (its server went away, the run folder
+could not be written), 130 when interrupted (Ctrl-C or SIGTERM).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import signal
+import sys
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psycopg
+from rich.console import Console
+
+from contract.errors import UsageError
+from contract.row import PassRow
+from experiments import OWNER_FILE, SCRATCH_DIR_PREFIX
+from experiments.catalog import Strategy, discover, select
+from experiments.config import Settings, ignored_environment_note, parse_pg_settings
+from experiments.database import schema
+from experiments.passes.one_pass import PassRunner, ServerLost
+from experiments.run import console as screen
+from experiments.run import manifest
+from experiments.run.folder import (
+    RunFolder,
+    RunFolderError,
+    check_results_dir,
+    git_diff_text,
+    git_state,
+    new_run_id,
+)
+from experiments.servers import MIN_MAJOR, ServerOptions, ServerSpec, Target, open_target, parse_pg
+from experiments.workload import PHASES, Workload
+
+log = logging.getLogger("experiments.runner")
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C."""
+
+
+class _QuietFileHandler(logging.FileHandler):
+    """run.log's handler: a write that fails (disk full) drops the record instead of printing
+    a traceback; the run reports the full disk itself, in one line."""
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
+        pass
+
+
+def _raise_interrupted(signum, frame):
+    raise Interrupted()
+
+
+class Runner:
+    def __init__(self, settings: Settings, console: Console | None = None, sweep: dict | None = None):
+        self.settings = settings
+        self.console = console or screen.make_console()
+        self.sweep = sweep  # the sweep's id and grid, for a grid point (experiments.run.sweep)
+        self.strategies: list[Strategy] = select(discover(settings.path(settings.strategies_dir)),
+                                                 settings.strategies)
+        self.specs: list[ServerSpec] = (
+            [ServerSpec("dsn")] if settings.database_url else parse_pg(settings.pg, settings.pg_bin)
+        )
+        self.server_options = ServerOptions(parse_pg_settings(settings.pg_settings), settings.pg_bin,
+                                            settings.schema, settings.keep_schema)
+        self.seed = settings.seed if settings.seed is not None else random.SystemRandom().randrange(2**31)
+        self.run_id = new_run_id()
+        self.application = f"upsert-bench:{self.run_id}"  # application_name of every worker session
+        self.folder: RunFolder | None = None
+        self.log_handler: logging.Handler | None = None
+        self.rows: list[PassRow] = []  # the rows results.csv holds
+        self.servers: list[dict] = []  # what the manifest records of each server
+        self.checkpoint_ok = True  # recorded in the manifest; False once a server refused CHECKPOINT
+        self.started_at = datetime.now(timezone.utc)
+        self.git = git_state()  # at the start: the code that ran, not what it became later
+        check_results_dir(settings.path(settings.results_dir))  # before anything needs removing
+        self.scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_DIR_PREFIX))
+        (self.scratch / OWNER_FILE).write_text(str(os.getpid()))
+
+    # -- the whole run ---------------------------------------------------------------
+    def run(self) -> int:
+        note = ignored_environment_note(self.settings)
+        if note:
+            print(note, file=sys.stderr)
+        results_dir = self.settings.path(self.settings.results_dir)
+        previous = signal.signal(signal.SIGTERM, _raise_interrupted)
+        # a shell starts background jobs with SIGINT ignored; `kill -INT` must still stop us
+        previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            for spec in self.specs:
+                with open_target(spec, self.run_id, results_dir / self.run_id, self.settings.database_url,
+                                 self.server_options, self.application) as target:
+                    check_version(target, self.strategies)
+                    self._open_folder()
+                    self._run_target(target)
+        except KeyboardInterrupt:
+            self.console.print(f"interrupted: {self._kept()}")
+            log.warning("interrupted after %d rows", len(self.rows))
+            return 130
+        except (ServerLost, RunFolderError) as error:
+            print(f"error: {error}; {self._kept()}", file=sys.stderr)
+            log.error("run stopped: %s", error)
+            return 1
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGINT, previous_int)
+            self._close()
+        if self.folder is not None:
+            screen.print_summary(self.console, self.rows, self.folder.path / "run.log",
+                                 self.folder.path / "results.csv")
+        return 1 if any(not r.success for r in self.rows) else 0
+
+    def _kept(self) -> str:
+        where = self.folder.path / "results.csv" if self.folder else "nowhere (no run folder yet)"
+        return f"{len(self.rows)} finished rows kept in {where}"
+
+    # -- the run folder ----------------------------------------------------------------
+    def _open_folder(self) -> None:
+        if self.folder is not None:
+            return
+        self.folder = RunFolder(self.settings.path(self.settings.results_dir), self.run_id)
+        self.log_handler = _QuietFileHandler(self.folder.path / "run.log", encoding="utf-8")
+        self.log_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logging.getLogger("experiments").addHandler(self.log_handler)
+        logging.getLogger("experiments").setLevel(logging.INFO)
+        lines = self.settings.as_env_lines(self._resolved())
+        self.folder.write_text("config.env", "\n".join(lines) + "\n")
+        self.folder.write_text("git.diff", git_diff_text())
+        self._write_manifest()
+        log.info("run %s: %d strategies, settings: %s", self.run_id, len(self.strategies), "; ".join(lines))
+        self.console.print(f"run {self.run_id}: writing {self.folder.path}")
+
+    def _resolved(self) -> dict[str, str]:
+        """Settings the run decided: the seed it drew, the versions `newest` meant."""
+        resolved = {"SEED": str(self.seed)}
+        if not self.settings.database_url:
+            resolved["PG"] = ",".join(spec.label.removeprefix("embedded:") for spec in self.specs)
+        return resolved
+
+    def _write_manifest(self, finished: bool = False) -> None:
+        s = self.settings
+        self.folder.write_json("manifest.json", {
+            "run_id": self.run_id,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": datetime.now(timezone.utc).isoformat() if finished else None,
+            "seed": self.seed,
+            "config": {name: value for name, (value, _) in s.as_env(self._resolved()).items()},
+            "config_sources": dict(s.sources),
+            "items": s.items, "threads": s.threads, "repeat": s.repeat, "timeout_s": s.timeout,
+            "measure_memory": s.measure_memory,
+            "timing": "duration from a plain process; memory from a second, memray-tracked "
+                      "process of the same pass (both verified)" if s.measure_memory
+                      else "duration from a plain process; memory not measured",
+            "strategies": [manifest.strategy_entry(st) for st in self.strategies],
+            "servers": self.servers,
+            "checkpoint_before_pass": self.checkpoint_ok,
+            "git": self.git,
+            "machine": manifest.machine(),
+            "packages": manifest.packages(),
+            "rows": len(self.rows),
+            "sweep": self.sweep,
+            "contention": s.contention,
+        })
+
+    def _close(self) -> None:
+        if self.folder is not None:
+            try:
+                self._write_manifest(finished=True)
+            except RunFolderError as error:  # the disk filled up: the rows are what matters
+                log.error("%s", error)
+            self.folder.close()
+            logging.getLogger("experiments").removeHandler(self.log_handler)
+            self.log_handler.close()
+        for path in self.scratch.glob("*"):
+            path.unlink(missing_ok=True)
+        self.scratch.rmdir()
+
+    def _record(self, row: PassRow, progress) -> None:
+        progress.console.print(screen.pass_line(row))
+        self.folder.append(row)  # on disk first: self.rows counts only rows the file holds
+        self.rows.append(row)
+
+    # -- one server --------------------------------------------------------------------
+    def _run_target(self, target: Target) -> None:
+        s = self.settings
+        info = dict(target.details, kind=target.kind, label=target.label, schema=target.schema,
+                    dsn=target.safe_dsn)
+        self.servers.append(info)
+        self._write_manifest()
+        self.console.print(f"PostgreSQL {target.server_version} ({target.label}), "
+                           f"{s.items:,} items, {s.threads} threads, {s.repeat} repeats, seed {self.seed}")
+        with psycopg.connect(target.dsn, autocommit=True, application_name="upsert-bench-harness") as conn:
+            conn.execute("SET lock_timeout = '60s'")
+            schema.create_tables(conn)
+            passes = PassRunner(s, target, conn, run_id=self.run_id, seed=self.seed,
+                                application=self.application, scratch=self.scratch,
+                                captures=self.folder.captures if s.keep_captures else None)
+            info["statement_counting"] = passes.statement_counting
+            self._write_manifest()
+            for phase in PHASES:
+                schema.load_stage(conn, Workload(target.dsn, s.items, phase, s.threads))
+            with screen.progress_bar(self.console) as progress:
+                task = progress.add_task(target.label, total=s.repeat * len(self.strategies) * len(PHASES))
+                for repeat in range(1, s.repeat + 1):
+                    order = list(self.strategies)
+                    random.Random(f"{self.seed}:{target.label}:{repeat}").shuffle(order)
+                    for position, strategy in enumerate(order, start=1):
+                        for phase in PHASES:
+                            progress.update(task, description=f"{target.label} r{repeat}/{s.repeat} "
+                                                              f"{strategy.name} {phase}")
+                            row = passes.measure(strategy, phase, repeat, position,
+                                                 record=lambda failed: self._record(failed, progress))
+                            self._record(row, progress)
+                            self.checkpoint_ok = self.checkpoint_ok and passes.checkpoint_ok
+                            progress.advance(task)
+            schema.drop_stage(conn)
+
+
+def check_version(target: Target, strategies: list[Strategy]) -> None:
+    """Refuse, in one line, a server too old for the catalogue and the harness's statistics."""
+    if target.major >= MIN_MAJOR:
+        return
+    merge = [s.name for s in strategies if s.tags.get("technique") in ("sql_merge", "copy_merge")]
+    raise UsageError(
+        f"PostgreSQL {target.server_version} ({target.label}) is older than {MIN_MAJOR}: MERGE "
+        f"strategies ({', '.join(merge) or 'none selected'}) need 15+, and the harness's statistics "
+        "need pg_stat_force_next_flush() (15+) and pg_stat_database.sessions (14+)")

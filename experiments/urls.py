@@ -1,0 +1,47 @@
+"""Connection strings, in one place: redacting a password, adding query parameters (search_path,
+application_name), a SQLAlchemy URL for a driver, and the one line of a connection error."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+
+def redact_dsn(dsn: str) -> str:
+    """The DSN with any password replaced by `***` (URI userinfo, `password=` query or keyword)."""
+    if not dsn:
+        return dsn
+    if "://" not in dsn:  # libpq keyword/value form
+        return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", dsn)
+    parts = urlsplit(dsn)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        if ":" in userinfo:
+            userinfo = userinfo.split(":", 1)[0] + ":***"
+        netloc = f"{userinfo}@{host}"
+    query = [(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query, True)]
+    return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query, safe="/:,*", quote_via=quote)))
+
+
+def with_params(dsn: str, schema: str = "public", **params: str) -> str:
+    """`dsn` with extra query parameters, and sessions starting in `schema` (libpq `options`).
+    asyncpg passes unknown parameters on as server settings, so they work for it too."""
+    parts = urlsplit(dsn)
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    query.update(params)
+    if schema != "public":
+        query["options"] = (query.get("options", "") + f" -csearch_path={schema}").strip()
+    return urlunsplit(parts._replace(query=urlencode(query, safe="/:,", quote_via=quote)))
+
+
+def sqlalchemy_url(dsn: str, driver: str = "psycopg2") -> str:
+    """`postgresql://...` as a SQLAlchemy URL for `driver` (psycopg2, psycopg, asyncpg, ...)."""
+    parts = urlsplit(dsn)
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise ValueError("the DSN must be a postgresql:// URI to build a SQLAlchemy URL")
+    return urlunsplit(parts._replace(scheme=f"postgresql+{driver}"))
+
+
+def connect_error(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
