@@ -10,20 +10,20 @@ import pandas as pd
 import seaborn as sns
 
 from analysis.figures import FLOOR_LABEL, _provenance, log_ticks
+from contract.libraries import library, library_of_name
 
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "<", ">", "h"]
 
 
 def _styles(strategies: list[str], libraries: dict[str, str]) -> dict[str, dict]:
-    """A colour per library and a marker per strategy within it, stable across figures."""
-    libs = sorted(set(libraries.values()))
-    palette = dict(zip(libs, sns.color_palette("colorblind", len(libs))))
+    """A colour per library (the registry's, the same in every figure) and a marker per
+    strategy within it."""
     styles, count = {}, {}
     for name in sorted(strategies):
         lib = libraries.get(name, "other")
         k = count.get(lib, 0)
         count[lib] = k + 1
-        styles[name] = {"color": palette.get(lib, "black"), "marker": MARKERS[k % len(MARKERS)],
+        styles[name] = {"color": library(lib).colour, "marker": MARKERS[k % len(MARKERS)],
                         "linestyle": "-" if k < len(MARKERS) else "--"}
     return styles
 
@@ -67,7 +67,7 @@ def versus_items(table: pd.DataFrame, value: str, ylabel: str, title: str, growt
 def speedup_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
     if table.empty:
         return None
-    libraries = {s: s.split("_")[0] for s in table["strategy"].unique()}
+    libraries = {s: library_of_name(s) for s in table["strategy"].unique()}  # speedup.csv has no library
     styles = _styles(list(libraries), libraries)
     panels = sorted(table["items"].unique())
     phases = [p for p in ("insert", "update") if p in set(table["phase"])]
