@@ -58,6 +58,7 @@ def aggregate(passes: pd.DataFrame) -> pd.DataFrame:
             "median_hot_updates": _median(ok.get("hot_updates", pd.Series(dtype=float))),
             "median_table_bytes": _median(ok.get("table_bytes", pd.Series(dtype=float))),
             **{c: _first(group, c, None) for c in COMPREHENSIBILITY},
+            **time_split(ok),
         })
     table = pd.DataFrame(rows)
     if table.empty:
@@ -79,5 +80,19 @@ def aggregate(passes: pd.DataFrame) -> pd.DataFrame:
              "median_memory", "memory_ci_low", "memory_ci_high", "z_duration", "z_memory",
              "median_max_rss_mb", "median_wal_bytes", "median_wal_per_row", "median_table_bytes",
              "median_dead_tuples", "median_hot_updates", "median_connections", "median_statements",
-             *COMPREHENSIBILITY]
+             *COMPREHENSIBILITY, *TIME_SPLIT]
     return table[order].reset_index(drop=True)
+
+
+TIME_SPLIT = ["median_client_cpu_s", "median_server_cpu_s", "median_other_s"]
+
+
+def time_split(ok: pd.DataFrame) -> dict:
+    """Where a strategy's time goes, medians over its successful passes: CPU of its own process
+    during main(), CPU of the server's processes, and the rest of the duration (waiting: round
+    trips, locks, I/O), per pass before the median. NaN where a run did not record them."""
+    if "client_cpu_s" not in ok or "server_cpu_s" not in ok:
+        return dict.fromkeys(TIME_SPLIT, float("nan"))
+    other = ok["duration_s"] - ok["client_cpu_s"] - ok["server_cpu_s"]
+    return {"median_client_cpu_s": _median(ok["client_cpu_s"]),
+            "median_server_cpu_s": _median(ok["server_cpu_s"]), "median_other_s": _median(other)}

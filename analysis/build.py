@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import figures, scaling_figures
+from analysis import figures, scaling_figures, time_figures
 from analysis.aggregate import aggregate
 from analysis.contention_outcomes import contention_outcomes
 from analysis.correlate import correlate
@@ -31,7 +31,7 @@ from analysis.report import build_report
 from analysis.scaling import growth, speedup
 from analysis.significance import significance
 
-FIGURE_KINDS = ("duration", "memory", "floor_multiple", "wal_per_row", "zscores", "heatmap_insert",
+FIGURE_KINDS = ("duration", "memory", "floor_multiple", "wal_per_row", "zscores", "time_split", "heatmap_insert",
                 "heatmap_update", "versions", "speed_vs_code", "scaling_duration", "scaling_memory",
                 "speedup")
 TABLES = ("passes", "aggregate", "correlation", "significance", "growth", "speedup", "contention")
@@ -122,6 +122,7 @@ def _configuration_figures(out: Output, loaded: Loaded, passes, aggregated, pair
         for kind, draw in figures.FIGURES.items():
             names += out.figure(draw(table, text), f"{kind}_{slug}")
         names += out.figure(scaling_figures.speed_vs_code_figure(table, text), f"speed_vs_code_{slug}")
+        names += out.figure(time_figures.time_split_figure(table, text), f"time_split_{slug}")
         for phase in ("insert", "update"):
             names += out.figure(figures.heatmap_figure(_rows_of(pairs, config), phase, text),
                                 f"heatmap_{phase}_{slug}")

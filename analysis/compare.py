@@ -1,4 +1,4 @@
-"""`python -m experiments compare A B`: did anything get faster or slower, and is it real?
+"""`python -m analysis compare A B`: did anything get faster or slower, and is it real?
 
 Like `pyperf compare_to`: for every strategy and phase present in both, the ratio of median
 durations B / A with a 95% bootstrap CI, and a two-sided Mann-Whitney U test when both sides

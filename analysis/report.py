@@ -160,9 +160,48 @@ def config_section(config: tuple, agg: pd.DataFrame, pairs: pd.DataFrame, figure
         part = agg[agg["phase"] == phase]
         if not part.empty:
             lines += findings(part, pairs, phase, int(config[0]))
+    lines += time_lines(agg)
     lines += ["", "### Figures", ""]
     lines += [f"![{name}]({name}.png)" for name in figures]
     lines.append("")
+    return lines
+
+
+def _share(row, column: str) -> float:
+    return 100 * max(row[column], 0.0) / row["median_duration"]
+
+
+def time_lines(agg: pd.DataFrame) -> list[str]:
+    """"Where the time goes" in words: the server-work floor, and which strategies spend their
+    time in their own process, in the server, or waiting."""
+    if "median_server_cpu_s" not in agg or agg["median_server_cpu_s"].notna().sum() == 0:
+        return []
+    lines = ["", "### Where the time goes", "",
+             "CPU time of the strategy's own process during `main()` (all threads) and of every PostgreSQL "
+             "process during the pass, from the operating system's accounting, as shares of the median "
+             "duration; the rest is neither (waiting on round trips, locks, disk). Medians over successful "
+             "passes (figure `time_split_*`).", ""]
+    for phase in ("insert", "update"):
+        part = agg[(agg["phase"] == phase) & agg["median_duration"].notna() & agg["median_server_cpu_s"].notna()]
+        if part.empty:
+            continue
+        rows = [r for _, r in part.iterrows()]
+        floor = next((r for r in rows if r["reference"]), None)
+        text = f"- **{phase}:** "
+        if floor is not None:
+            text += (f"the server-work floor is {fmt_s(floor['median_server_cpu_s'])} of server CPU (the "
+                     f"floor's duration {fmt_s(floor['median_duration'])}, one connection). ")
+        strategies = [r for r in rows if not r["reference"]]
+        client = sorted(strategies, key=lambda r: -_share(r, "median_client_cpu_s"))[:3]
+        waiting = sorted(strategies, key=lambda r: -_share(r, "median_other_s"))[:3]
+        text += ("Most time in their own process: " + ", ".join(
+            f"`{r['strategy']}` {_share(r, 'median_client_cpu_s'):.0f}%" for r in client) + ". ")
+        text += ("Most time waiting: " + ", ".join(
+            f"`{r['strategy']}` {_share(r, 'median_other_s'):.0f}%" for r in waiting) + ".")
+        lines.append(text)
+    lines += ["", "The floor uses a single connection: a strategy spreading the work over several "
+              "connections can keep more than one server process busy and, with enough cores, finish "
+              "below it; on one connection nothing can, since it adds the transfer to the same server work."]
     return lines
 
 

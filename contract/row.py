@@ -4,8 +4,8 @@ The single definition of the result row (a **contract**, see DESIGN.md). From it
 the CSV header (`COLUMNS`, in field order), the row the harness writes (`experiments` builds a
 `PassRow`), the columns the analysis requires and how it reads each one (`REQUIRED`,
 `BOOL_COLUMNS`, `NUMERIC_COLUMNS`, `TEXT_COLUMNS`), and the table in DESIGN.md (`markdown_table`,
-checked by tests/test_row_model.py). Columns are never renamed or removed; new ones go after the
-existing ones of their group.
+checked by tests/test_row_model.py). Columns are never renamed or removed; new ones go at the
+end (older runs, which lack them, stay readable).
 """
 
 import types
@@ -16,6 +16,8 @@ GROUPS = {
     "contract": "the design card's columns, in its order",
     "addition": "added by this project",
     "contention": "contention mode (`--contention`), update pass only; empty otherwise",
+    "cost": "where the time goes: CPU of the strategy's process and of the server during the timed "
+            "process, and what the harness itself spent on the pass",
 }
 ERROR_KINDS = ("unique_violation", "deadlock", "serialization_failure", "timeout", "server_lost",
                "too_many_connections", "wrong_values", "other")
@@ -84,6 +86,23 @@ class PassRow:
                                                "contention", default=None)
     torn_rows: int | None = column("rows holding neither writer's values (must be 0)", "contention",
                                    default=None)
+    client_cpu_s: float | None = column("CPU time (user + system) of the strategy's process during `main()`: "
+                                        "all its threads, and child processes it waited for", "cost",
+                                        default=None)
+    server_cpu_s: float | None = column("CPU time of every server process during the timed process (backends "
+                                        "that exited included); empty for a --dsn server (manifest says why)",
+                                        "cost", default=None)
+    pass_s: float | None = column("the whole pass as the harness saw it: restores, both processes, "
+                                  "verifications, counters", "cost", default=None)
+    prepare_s: float | None = column("restoring the starting state (with VACUUM, CHECKPOINT), all of the "
+                                     "pass's restores", "cost", default=None)
+    verify_s: float | None = column("verifying every value, all of the pass's verifications", "cost",
+                                    default=None)
+    settle_s: float | None = column("waiting for the server's counters after the timed process", "cost",
+                                    default=None)
+    memory_wall_s: float | None = column("the memray-tracked process from start to exit, capture read "
+                                         "included (empty when memory was not measured in this pass)",
+                                         "cost", default=None)
 
     def as_dict(self) -> dict:
         return asdict(self)

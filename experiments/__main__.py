@@ -41,6 +41,8 @@ RUN_FLAGS = {  # flag -> (setting name, help)
     "--schema": ("SCHEMA", "with --dsn: the private schema to create (default upsert_bench_<run>)"),
     "--results-dir": ("RESULTS_DIR", "where run folders go (RESULTS_DIR)"),
     "--strategies-dir": ("STRATEGIES_DIR", "folder of strategy files (STRATEGIES_DIR)"),
+    "--memory-repeats": ("MEMORY_REPEATS", "measure memory in the first N repeats of each strategy and "
+                                           "phase (MEMORY_REPEATS; default 1)"),
 }
 
 

@@ -98,6 +98,7 @@ PARSERS: dict[str, tuple[str, Callable[[str], object]]] = {
     "RESULTS_DIR": ("results_dir", _text),
     "SEED": ("seed", _seed),
     "MEASURE_MEMORY": ("measure_memory", _flag("MEASURE_MEMORY")),
+    "MEMORY_REPEATS": ("memory_repeats", _positive_int("--memory-repeats / MEMORY_REPEATS", 10_000)),
     "CONTENTION": ("contention", _flag("CONTENTION")),
     "KEEP_CAPTURES": ("keep_captures", _flag("KEEP_CAPTURES")),
 }
@@ -121,6 +122,7 @@ class Settings:
     results_dir: str
     seed: int | None
     measure_memory: bool
+    memory_repeats: int
     contention: bool
     keep_captures: bool
     # where each value came from: "cli", "environment", ".env" or ".env_dist"

@@ -10,9 +10,7 @@ emoji and strings over 10,000 characters.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from experiments.urls import sqlalchemy_url
@@ -127,8 +125,8 @@ class Workload:
     for strategies that stream. `columns` maps table name to its column names.
 
     For reference rows only (the server-only floor): `staged_table(table)` names the table in
-    which the harness already holds this phase's rows, and `with work.timed_section():` makes
-    the reported duration that block's instead of all of `main()`.
+    which the harness already holds this phase's rows. Every row, the floor's too, is timed
+    over all of `main()`: connecting, the statements, committing.
     """
 
     dsn: str
@@ -137,7 +135,6 @@ class Workload:
     threads: int = 1
     columns: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(COLUMNS))
     _cache: dict[str, list] = field(default_factory=dict, repr=False)
-    section_s: float | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         _phase_index(self.phase)
@@ -183,9 +180,3 @@ class Workload:
 
     def staged_table(self, table: str) -> str:
         return stage_table(self.phase, table)
-
-    @contextmanager
-    def timed_section(self) -> Iterator[None]:
-        started = time.perf_counter()
-        yield
-        self.section_s = time.perf_counter() - started

@@ -37,7 +37,7 @@ OPENERS = {"connect", "create_engine", "create_pool", "ThreadedConnectionPool", 
            "Thread", "ThreadPoolExecutor", "ProcessPoolExecutor", "Process", "Popen", "run"}
 WORK_LISTS = {"users", "addresses", "rows", "dicts", "user_dicts", "address_dicts"}
 WORK_GENERATORS = {"iter_users", "iter_addresses", "iter_rows"}
-WORK_REFERENCE_ONLY = {"staged_table", "timed_section"}
+WORK_REFERENCE_ONLY = {"staged_table"}
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 

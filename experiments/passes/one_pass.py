@@ -2,11 +2,13 @@
 
 1. put the tables in the pass's starting state (`schema.prepare_pass`, untimed);
 2. run the strategy under `memray run` in a fresh process for peak memory and allocations,
-   then verify the tables (skipped with MEASURE_MEMORY=0);
+   then verify the tables (in the first MEMORY_REPEATS repeats only, default 1; never with
+   MEASURE_MEMORY=0);
 3. restore the same starting state and run it again in a plain process for the duration
-   (memray's tracking would inflate it), with the server's WAL and tuple counters read around
-   it (and, with --contention, a second writer racing it), then verify the tables again;
-4. return its `PassRow`. A pass that raises, exits non-zero, hangs past the timeout or writes
+   (memray's tracking would inflate it), with the server's WAL and tuple counters and the CPU
+   time of all its processes read around it (and, with --contention, a second writer racing
+   it), then verify the tables again;
+4. return its `PassRow`, with what the harness spent on each step (prepare_s, verify_s, ...). A pass that raises, exits non-zero, hangs past the timeout or writes
    a wrong value gets a failed row with a one-line reason; a harness query that fails gets one
    too, unless the server itself is gone (`ServerLost`: the run stops).
 """
@@ -16,7 +18,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from contextlib import nullcontext
+import time
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -61,6 +64,16 @@ class PassRunner:
                                    else why_not)
         # on our own server every other client is a leftover; on a shared one only ours
         self.backend_filter = application if target.kind == "dsn" else ""
+        self.spent: dict[str, float] = {}  # the current pass's harness time, by what it was for
+
+    @contextmanager
+    def _spending(self, what: str):
+        """Add the block's wall time to the current pass's `what` (prepare_s, verify_s, ...)."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.spent[what] = self.spent.get(what, 0.0) + time.perf_counter() - started
 
     def measure(self, strategy: Strategy, phase: str, repeat: int, position: int,
                 record=None) -> PassRow:
@@ -105,18 +118,20 @@ class PassRunner:
             log.info("terminated %d backends left by the previous process", stray)
 
     def _prepare(self, phase: str) -> None:
-        self._end_strays()
-        schema.prepare_pass(self.conn, phase)
-        if self.checkpoint_ok:
-            try:
-                self.conn.execute("CHECKPOINT")
-            except psycopg.Error as error:
-                self.checkpoint_ok = False
-                log.warning("CHECKPOINT not allowed (%s): passes start without one", error)
+        with self._spending("prepare_s"):
+            self._end_strays()
+            schema.prepare_pass(self.conn, phase)
+            if self.checkpoint_ok:
+                try:
+                    self.conn.execute("CHECKPOINT")
+                except psycopg.Error as error:
+                    self.checkpoint_ok = False
+                    log.warning("CHECKPOINT not allowed (%s): passes start without one", error)
 
     def _verify(self, phase: str) -> Verification:
-        self._end_strays()
-        return verify(self.conn, phase, self.settings.items)
+        with self._spending("verify_s"):
+            self._end_strays()
+            return verify(self.conn, phase, self.settings.items)
 
     def _worker(self, strategy: Strategy, phase: str, prefix: list[str], name: str,
                 extra_env: dict | None = None) -> ProcessOutcome:
@@ -137,9 +152,11 @@ class PassRunner:
         """The memray-tracked process: its columns, and its error if it failed."""
         capture = (self.captures or self.scratch) / f"{name}.bin"
         self._prepare(phase)
-        tracked = self._worker(strategy, phase, memray_command(capture), name + "-memory")
+        with self._spending("memory_wall_s"):
+            tracked = self._worker(strategy, phase, memray_command(capture), name + "-memory")
         check = self._verify(phase)
-        memory = read_capture(capture)
+        with self._spending("memory_wall_s"):
+            memory = read_capture(capture)
         if self.captures is None:
             capture.unlink(missing_ok=True)
         errors = ["memory process: " + (tracked.error or check.problem)] if tracked.error or not check.success else []
@@ -151,9 +168,12 @@ class PassRunner:
 
     def _run(self, strategy: Strategy, phase: str, repeat: int, position: int) -> PassRow:
         s, conn = self.settings, self.conn
+        started = time.perf_counter()
+        self.spent = {}
         identity = self._identity(strategy, phase, repeat, position)
         name = f"{strategy.name}-{phase}-r{repeat}-{self.target.label.replace(':', '')}"
-        memory, errors = self._memory(strategy, phase, name) if s.measure_memory else ({}, [])
+        with_memory = s.measure_memory and repeat <= s.memory_repeats
+        memory, errors = self._memory(strategy, phase, name) if with_memory else ({}, [])
 
         contended = identity["contention"]
         self._prepare(phase)
@@ -162,13 +182,16 @@ class PassRunner:
         if self.statements_schema:
             server_stats.reset_statements(conn, self.statements_schema)
         before = server_stats.snapshot(conn)
+        cpu_before = self.target.cpu_seconds()
         with (contention.contender(self.target.dsn, s.items, self.scratch, name + "-contender")
               if contended else nullcontext({})) as rival:
             timed = self._worker(strategy, phase, [sys.executable, "-m"], name,
                                  {GO_FILE_ENV: str(contention.go_file(self.scratch, name + "-contender"))}
                                  if contended else {})
-        after = server_stats.settle(conn, self.backend_filter, before,
-                                    0 if timed.error or contended else 2 * s.items)
+        with self._spending("settle_s"):  # the pass's backends exit: their CPU time is then counted
+            after = server_stats.settle(conn, self.backend_filter, before,
+                                        0 if timed.error or contended else 2 * s.items)
+        cpu_after = self.target.cpu_seconds()
         statements = (server_stats.statements(conn, self.statements_schema)  # before verify's queries
                       if self.statements_schema else None)
         if contended:
@@ -188,7 +211,12 @@ class PassRunner:
             wal_bytes=server_stats.wal_bytes(conn, before, after), table_bytes=server_stats.table_bytes(conn),
             dead_tuples=after.dead - before.dead, hot_updates=after.hot - before.hot,
             connections=after.sessions - before.sessions, statements=statements,
-            **(_contention_columns(rival, check, timed) if contended else {}))
+            client_cpu_s=_round(timed.result.get("client_cpu_s")),
+            server_cpu_s=(_round(cpu_after - cpu_before) if cpu_before is not None and cpu_after is not None
+                          else None),
+            **(_contention_columns(rival, check, timed) if contended else {}),
+            **{what: _round(seconds) for what, seconds in self.spent.items()},
+            pass_s=_round(time.perf_counter() - started))
 
 
 def _contention_columns(rival: dict, check, timed: ProcessOutcome) -> dict:

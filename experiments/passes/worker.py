@@ -18,6 +18,7 @@ import importlib.util
 import inspect
 import json
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -67,15 +68,21 @@ def run(strategy_file: Path, phase: str, items: int, threads: int) -> dict:
     gc.collect()
     if os.environ.get(GO_FILE_ENV):  # contention mode: the second writer starts now too
         Path(os.environ[GO_FILE_ENV]).touch()
+    cpu = _cpu_seconds()
     started = time.perf_counter()
     try:
         entry(argument)
     except BaseException as error:
-        return {"duration_s": time.perf_counter() - started, "error": one_line(error)}
+        return {"duration_s": time.perf_counter() - started, "client_cpu_s": _cpu_seconds() - cpu,
+                "error": one_line(error)}
     duration = time.perf_counter() - started
-    # a reference row may time only its own section (see Workload.timed_section)
-    return {"duration_s": duration if work.section_s is None else work.section_s,
-            "main_s": duration, "error": ""}
+    return {"duration_s": duration, "client_cpu_s": _cpu_seconds() - cpu, "error": ""}
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process (every thread, user + system) and of its children it waited for."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -58,10 +58,13 @@ def summary_table(rows: list[PassRow]) -> Table:
         if good:
             floors[(server, phase)] = _median([r.duration_s for r in good])
     several_servers = len({row.server for row in rows}) > 1
-    table = Table(title="Summary (medians of successful passes)")
-    for column in ("server", "phase", "strategy", "ok", "duration s", "x floor", "peak memory MB",
-                   "max RSS MB", "WAL MB", "conns"):
-        if column == "server" and not several_servers or column == "x floor" and not floors:
+    server_cpu = any(row.server_cpu_s is not None for row in rows)
+    table = Table(title="Summary (medians of successful passes; CPU: of the strategy's process during "
+                        "main() and of all server processes)")
+    for column in ("server", "phase", "strategy", "ok", "duration s", "x floor", "client CPU s",
+                   "server CPU s", "peak memory MB", "max RSS MB", "WAL MB", "conns"):
+        if (column == "server" and not several_servers or column == "x floor" and not floors
+                or column == "server CPU s" and not server_cpu):
             continue
         table.add_column(column, justify="left" if column in ("server", "phase", "strategy") else "right",
                          no_wrap=True)
@@ -78,7 +81,8 @@ def summary_table(rows: list[PassRow]) -> Table:
         floor = floors.get((server, phase))
         multiple = f"{duration / floor:,.1f}x" if floor and good else "-"
         cells = [phase, strategy, f"{n_ok}/{n}", fmt("duration_s", digits=3),
-                 *([multiple] if floors else []), fmt("peak_memory_mb"), fmt("max_rss_mb"),
+                 *([multiple] if floors else []), fmt("client_cpu_s", digits=3),
+                 *([fmt("server_cpu_s", digits=3)] if server_cpu else []), fmt("peak_memory_mb"), fmt("max_rss_mb"),
                  fmt("wal_bytes", 1e6), fmt("connections", digits=0)]
         table.add_row(*([server] if several_servers else []), *cells, style="" if n_ok == n else "red")
     return table

@@ -156,10 +156,10 @@ class Runner:
             "config": {name: value for name, (value, _) in s.as_env(self._resolved()).items()},
             "config_sources": dict(s.sources),
             "items": s.items, "threads": s.threads, "repeat": s.repeat, "timeout_s": s.timeout,
-            "measure_memory": s.measure_memory,
-            "timing": "duration from a plain process; memory from a second, memray-tracked "
-                      "process of the same pass (both verified)" if s.measure_memory
-                      else "duration from a plain process; memory not measured",
+            "measure_memory": s.measure_memory, "memory_repeats": s.memory_repeats if s.measure_memory else 0,
+            "timing": f"duration from a plain process; memory from a second, memray-tracked process of "
+                      f"the same pass (both verified) in the first {s.memory_repeats} repeat(s)"
+                      if s.measure_memory else "duration from a plain process; memory not measured",
             "strategies": [manifest.strategy_entry(st) for st in self.strategies],
             "servers": self.servers,
             "checkpoint_before_pass": self.checkpoint_ok,

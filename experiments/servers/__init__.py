@@ -96,6 +96,8 @@ class Target:
     details: dict = field(default_factory=dict)
     # why the server is gone ("" while it is up); by default: can we still connect?
     gone: Callable[[], str] | None = field(default=None, repr=False)
+    # CPU seconds all the server's processes used so far (None: cannot be known, see details)
+    cpu_seconds: Callable[[], float | None] = field(default=lambda: None, repr=False)
 
     def lost(self) -> str:
         """One line saying why the server went away, or "" when it still answers."""
@@ -154,7 +156,9 @@ def _cluster_target(spec: ServerSpec, bin_dir: Path, label: str, options: Server
         yield cluster.dsn, {"data_dir": str(cluster.data_dir), "bin_dir": str(bin_dir),
                             "ran_from": str(cluster.bin_dir), "authentication": "scram-sha-256",
                             "data_dir_filesystem": filesystem_of(cluster.data_dir),
-                            "lost": cluster.lost}
+                            "server_cpu": "the kernel's accounting of the postmaster and its children "
+                                          "(live and exited), read with psutil",
+                            "lost": cluster.lost, "cpu_seconds": cluster.cpu_seconds}
 
 
 @contextmanager
@@ -198,9 +202,10 @@ def open_target(spec: ServerSpec, run_id: str, log_dir: Path | None = None,
         with _admin(dsn, spec.label) as conn:
             info = describe_server(conn)
         gone = details.pop("lost", None)
+        cpu_seconds = details.pop("cpu_seconds", lambda: None)
         info.update(details, requested_settings=options.settings)
         yield Target(spec.kind, spec.label, with_params(dsn, **params), "public",
-                     info["server_version"], info, gone)
+                     info["server_version"], info, gone, cpu_seconds)
 
 
 @contextmanager
@@ -220,7 +225,9 @@ def _dsn_target(database_url: str, run_id: str, options: ServerOptions,
                              "pick another --schema (the run only ever works in a schema it creates)")
         admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
         info.update(data_dir_filesystem="unknown (a server we do not manage)", schema=schema,
-                    kept_schema=options.keep_schema)
+                    kept_schema=options.keep_schema,
+                    server_cpu="not measured: a --dsn server's processes are not ours to inspect "
+                               "(server_cpu_s is empty)")
         try:
             yield Target("dsn", "dsn", with_params(database_url, schema, **params), schema,
                          info["server_version"], info)

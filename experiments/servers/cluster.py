@@ -214,6 +214,25 @@ class Cluster:
         how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
         return f"{self.label} stopped ({how}): {self.log_tail()}"
 
+    def cpu_seconds(self) -> float | None:
+        """CPU time (user + system) of every process of this server so far, from the kernel's
+        own accounting: the postmaster's, its live children's (backends, checkpointer, WAL
+        writer, ...), and that of children that exited (the kernel adds a reaped child's time to
+        its parent's children times). None when the server is gone."""
+        if self.process is None or self.process.poll() is not None:
+            return None
+        try:
+            postmaster = psutil.Process(self.process.pid)
+            live = 0.0
+            for child in postmaster.children():
+                with suppress(psutil.Error):  # exited meanwhile: now in the children times
+                    times = child.cpu_times()
+                    live += times.user + times.system
+            own = postmaster.cpu_times()
+        except psutil.Error:
+            return None
+        return own.user + own.system + own.children_user + own.children_system + live
+
     def log_tail(self, lines: int = 1) -> str:
         try:
             text = self.log_path.read_text(errors="replace").strip().splitlines()

@@ -119,6 +119,15 @@ def _wait_ready(container, deadline: float) -> None:
     raise UsageError(f"container {container.name} did not accept connections within {READY_TIMEOUT_S} s")
 
 
+def cgroup_cpu_seconds(container) -> float | None:
+    """CPU seconds every process of the container used so far (its cgroup's usage)."""
+    try:
+        usage = container.stats(stream=False)["cpu_stats"]["cpu_usage"]["total_usage"]
+    except Exception:  # the engine or the container went away: the value is unknown
+        return None
+    return usage / 1e9
+
+
 @contextmanager
 def container(major: str, run_id: str, settings: dict[str, str] | None = None) -> Iterator[tuple[str, dict]]:
     """Start the pinned image; yield (dsn, details); always stop and remove the container."""
@@ -138,7 +147,9 @@ def container(major: str, run_id: str, settings: dict[str, str] | None = None) -
         port = started.ports["5432/tcp"][0]["HostPort"]
         dsn = f"postgresql://postgres:{password}@127.0.0.1:{port}/postgres"
         yield dsn, {"image": image.reference, "image_checked": image.checked,
-                    "container": started.name, "host_port": int(port)}
+                    "container": started.name, "host_port": int(port),
+                    "server_cpu": "the container's cgroup CPU usage, from the Docker engine's stats",
+                    "cpu_seconds": lambda: cgroup_cpu_seconds(started)}
     finally:
         if started is not None:
             try:

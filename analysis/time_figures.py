@@ -1,0 +1,70 @@
+"""Where the time goes: each strategy's median duration split into the CPU time of its own
+process during `main()`, the CPU time of the server's processes, and the rest (waiting: round
+trips, locks, disk). Same conventions as `figures.py`: colour-blind palette, hatching as well
+as colour, provenance line, byte-identical output."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from analysis.figures import _labels, _provenance, strategy_order
+
+PARTS = (  # (column, label, colour index in the colour-blind palette, hatch)
+    ("median_client_cpu_s", "client CPU (the strategy's process)", 0, ""),
+    ("median_server_cpu_s", "server CPU (all PostgreSQL processes)", 2, "...."),
+    ("median_other_s", "neither: waiting (round trips, locks, I/O)", 7, "////"),
+)
+
+
+def shares(row) -> tuple[list[float], bool]:
+    """The three parts as fractions of the duration, and whether CPU exceeded the duration
+    (work in parallel: threads, or client and server busy at once); then the CPU parts are
+    shares of their sum and nothing is left for waiting."""
+    client, server = max(row.median_client_cpu_s, 0.0), max(row.median_server_cpu_s, 0.0)
+    duration = row.median_duration
+    if client + server > duration:
+        total = client + server
+        return [client / total, server / total, 0.0], True
+    return [client / duration, server / duration, 1 - (client + server) / duration], False
+
+
+def time_split_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
+    if "median_client_cpu_s" not in table or table["median_server_cpu_s"].notna().sum() == 0:
+        return None  # runs without the CPU columns, or a --dsn server
+    usable = table[table["median_duration"].notna() & table["median_client_cpu_s"].notna()
+                   & table["median_server_cpu_s"].notna()]
+    order = strategy_order(usable)
+    labels = _labels(usable)
+    phases = [p for p in ("insert", "update") if p in set(usable["phase"])]
+    palette = sns.color_palette("colorblind")
+    fig, axes = plt.subplots(1, len(phases), figsize=(5.2 * len(phases) + 2.4, 0.9 + 0.3 * len(order)),
+                             squeeze=False, sharey=True)
+    for ax, phase in zip(axes[0], phases):
+        part = usable[usable["phase"] == phase].set_index("strategy")
+        for y, strategy in enumerate(order):
+            if strategy not in part.index:
+                continue
+            row = part.loc[strategy]
+            fractions, parallel = shares(row)
+            left = 0.0
+            for (column, label, colour, hatch), width in zip(PARTS, fractions):
+                ax.barh(y, width * 100, left=left, height=0.7, color=palette[colour], hatch=hatch,
+                        edgecolor="black", linewidth=0.4, label=label if y == 0 else None)
+                left += width * 100
+            note = f"{row.median_duration:.3g} s" + ("  CPU > wall" if parallel else "")
+            ax.text(101, y, note, va="center", fontsize=6.5)
+        ax.set_xlim(0, 100)
+        ax.set_xlabel("share of the median duration, %")
+        ax.set_title(f"{phase}: where the time goes", loc="left")
+    axes[0][0].set_yticks(range(len(order)), [labels[s] for s in order])
+    axes[0][0].set_ylim(len(order) - 0.5, -0.5)
+    handles, names = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False,
+               fontsize=7.5)
+    fig.subplots_adjust(wspace=0.35, top=1 - 0.55 / (0.9 + 0.3 * len(order)))
+    _provenance(fig, provenance + " · medians of successful passes; 'CPU > wall': CPU parts as shares "
+                "of their sum (work ran in parallel)")
+    return fig
