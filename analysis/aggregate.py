@@ -13,6 +13,7 @@ import pandas as pd
 
 from analysis.load import COMPREHENSIBILITY, CONFIG_COLUMNS
 from analysis.stats import median_ci, zscores
+from contract.ranking import rank
 
 
 def _median(series: pd.Series) -> float:
@@ -68,20 +69,48 @@ def aggregate(passes: pd.DataFrame) -> pd.DataFrame:
         part = part.copy()
         floor = part.loc[part["reference"] & (part["n_ok"] > 0), "median_duration"]
         part["floor_multiple"] = part["median_duration"] / floor.iloc[0] if len(floor) else float("nan")
-        ranked = part.loc[~part["reference"], "median_duration"].rank(method="min")
-        part["rank"] = ranked.reindex(part.index)
+        bands = {r.strategy: r for r in rank_phase(passes, part)}
+        part["rank_band"] = part["strategy"].map(lambda s: bands[s].band if s in bands else "")
+        part["rank"] = part["rank_band"].map(_band_start)
+        part["blocks"] = part["strategy"].map(lambda s: bands[s].blocks if s in bands else 0)
+        for column, attribute in (("floor_ratio", "floor_ratio"), ("floor_ratio_low", "floor_low"),
+                                  ("floor_ratio_high", "floor_high")):
+            part[column] = part["strategy"].map(
+                lambda s, a=attribute: getattr(bands[s], a) if s in bands and getattr(bands[s], a) is not None
+                else float("nan"))
+        part["below_floor"] = part["strategy"].map(lambda s: bool(s in bands and bands[s].below_floor))
         part["z_duration"] = zscores(part["average_duration"])
         part["z_memory"] = zscores(part["average_memory"])
         parts.append(part)
     table = pd.concat(parts).sort_values(CONFIG_COLUMNS + ["phase", "median_duration"], kind="stable")
     order = [*CONFIG_COLUMNS, "test", "strategy", "phase", "library", "technique", "reference", "n", "n_ok",
              "success_rate", "average_duration", "median_duration", "std_duration", "cv_duration",
-             "ci_low", "ci_high", "rows_per_s", "floor_multiple", "rank", "average_memory",
+             "ci_low", "ci_high", "rows_per_s", "floor_multiple", "rank", "rank_band", "blocks",
+             "floor_ratio", "floor_ratio_low", "floor_ratio_high", "below_floor", "average_memory",
              "median_memory", "memory_ci_low", "memory_ci_high", "z_duration", "z_memory",
              "median_max_rss_mb", "median_wal_bytes", "median_wal_per_row", "median_table_bytes",
              "median_dead_tuples", "median_hot_updates", "median_connections", "median_statements",
              *COMPREHENSIBILITY, *TIME_SPLIT]
     return table[order].reset_index(drop=True)
+
+
+def _band_start(band: str) -> float:
+    """The band's first rank (ties share it); NaN for the floor, suspects and unranked rows."""
+    head = band.split("-")[0]
+    return float(head) if head.isdigit() else float("nan")
+
+
+def rank_phase(passes: pd.DataFrame, part: pd.DataFrame):
+    """contract.ranking over the passes of one configuration and phase (a block = one repeat
+    of one server of one run)."""
+    first = part.iloc[0]
+    mask = passes["success"] & (passes["phase"] == first["phase"])
+    for column in CONFIG_COLUMNS:
+        mask &= passes[column] == first[column]
+    rows = passes[mask]
+    server = rows["server"].fillna("") if "server" in rows else rows["backend"]
+    blocks = list(zip(rows["run_id"], server, rows["repeat"]))
+    return rank(list(zip(blocks, rows["strategy"], rows["duration_s"].astype(float), rows["reference"])))
 
 
 TIME_SPLIT = ["median_client_cpu_s", "median_server_cpu_s", "median_other_s"]

@@ -30,7 +30,11 @@ ANALYSIS_COMMANDS = ("figures", "graph", "aggregate", "correlate", "compare")
 RUN_FLAGS = {  # flag -> (setting name, help)
     "--items": ("TOTAL_ITEMS", "rows per table (TOTAL_ITEMS)"),
     "--threads": ("TOTAL_THREADS", "threads/connections for threaded strategies (TOTAL_THREADS)"),
-    "--repeat": ("REPEAT", "times every strategy runs both passes (REPEAT)"),
+    "--repeat": ("REPEAT", "times every strategy runs both passes, or 'auto' (REPEAT; default auto)"),
+    "--budget": ("BUDGET", "with --repeat auto: seconds the run may take (BUDGET; default 600)"),
+    "--target": ("TARGET", "with --repeat auto: stop a strategy once its 95%% interval is within "
+                           "+-TARGET percent (TARGET; default 5)"),
+    "--max-repeat": ("MAX_REPEAT", "with --repeat auto: repeats at most (MAX_REPEAT; default 15)"),
     "--strategies": ("STRATEGIES", "comma-separated names or globs (STRATEGIES), e.g. 'psycopg*'"),
     "--pg": ("PG", "embedded PostgreSQL major version(s): 16, 18, or 16,18 (PG; default newest)"),
     "--timeout": ("TIMEOUT", "seconds one pass may take before it is killed (TIMEOUT)"),

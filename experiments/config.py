@@ -48,6 +48,30 @@ def _flag(name: str) -> Callable[[str], bool]:
     return parse
 
 
+def _repeat(text: str) -> int | None:
+    """`auto` (None: rounds until each strategy's interval is narrow enough, within the budget)
+    or a fixed count."""
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        return _positive_int("--repeat / REPEAT", 10_000)(text)
+    except UsageError:
+        raise UsageError(f"--repeat / REPEAT must be 'auto' or a whole number from 1 to 10,000, got {text!r}") from None
+
+
+def _percent(name: str) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text.strip().rstrip("%"))
+        except ValueError:
+            raise UsageError(f"{name} must be a percentage, got {text!r}") from None
+        if not 0 < value < 100:
+            raise UsageError(f"{name} must be between 0 and 100 (percent), got {text!r}")
+        return value
+
+    return parse
+
+
 def _seed(text: str) -> int | None:
     if not text.strip():
         return None
@@ -85,7 +109,10 @@ def parse_pg_settings(text: str) -> dict[str, str]:
 PARSERS: dict[str, tuple[str, Callable[[str], object]]] = {
     "TOTAL_ITEMS": ("items", _positive_int("--items / TOTAL_ITEMS", 100_000_000)),
     "TOTAL_THREADS": ("threads", _positive_int("--threads / TOTAL_THREADS", 256)),
-    "REPEAT": ("repeat", _positive_int("--repeat / REPEAT", 10_000)),
+    "REPEAT": ("repeat", _repeat),
+    "BUDGET": ("budget", _positive_int("--budget / BUDGET", 7 * 24 * 3600)),
+    "TARGET": ("target", _percent("--target / TARGET")),
+    "MAX_REPEAT": ("max_repeat", _positive_int("--max-repeat / MAX_REPEAT", 10_000)),
     "PG": ("pg", _pg),
     "PG_SETTINGS": ("pg_settings", _pg_settings),
     "PG_BIN": ("pg_bin", _text),
@@ -109,7 +136,10 @@ SECRET_NAMES = {"DATABASE_URL"}
 class Settings:
     items: int
     threads: int
-    repeat: int
+    repeat: int | None  # None: --repeat auto
+    budget: int  # seconds the run may take (--repeat auto)
+    target: float  # percent: the interval half-width a strategy must reach (--repeat auto)
+    max_repeat: int  # repeats at most (--repeat auto)
     pg: str
     pg_settings: str
     pg_bin: str

@@ -70,7 +70,7 @@ def test_bare_names_in_the_environment_change_nothing_and_are_named(root):
     env = {"PG": "15", "SEED": "1", "REPEAT": "9", "DATABASE_URL": "postgresql://x@y/z",
            "UPSERT_BENCH_TIMEOUT": "77"}
     settings = load_settings({}, environ=env, root=root)
-    assert (settings.pg, settings.seed, settings.repeat, settings.database_url) == ("newest", None, 3, "")
+    assert (settings.pg, settings.seed, settings.repeat, settings.database_url) == ("newest", None, None, "")
     assert settings.timeout == 77 and settings.sources["TIMEOUT"] == "environment"
     assert settings.ignored_environment == ("DATABASE_URL", "PG", "REPEAT", "SEED")
     note = ignored_environment_note(settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import defaultdict
 
@@ -17,6 +18,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from contract.ranking import INTERVAL, Ranked, rank
 from contract.row import PassRow
 from experiments.workload import PHASES
 
@@ -46,45 +48,58 @@ def _median(values):
     return statistics.median(values) if values else None
 
 
+def _floor_text(ranked: Ranked | None) -> str:
+    if ranked is None or ranked.floor_ratio is None:
+        return "-"
+    if ranked.floor_low is None or math.isnan(ranked.floor_low):
+        return f"{ranked.floor_ratio:,.2f}x"
+    return f"{ranked.floor_ratio:,.2f}x ({ranked.floor_low:,.2f}-{ranked.floor_high:,.2f})"
+
+
 def summary_table(rows: list[PassRow]) -> Table:
-    """Median duration and memory per server x strategy x phase, fastest first within a phase,
-    with every duration as a multiple of the server-only floor (a reference row) when present."""
+    """Per server x phase, the strategies in ranking order (contract.ranking): rank band, median
+    duration, `x floor` from within-repeat ratios with its interval, the CPU split, memory."""
     groups: dict[tuple, list[PassRow]] = defaultdict(list)
     for row in rows:
         groups[(row.server, row.phase, row.strategy)].append(row)
-    floors = {}
-    for (server, phase, _), group in groups.items():
-        good = [r for r in group if r.success and r.reference]
-        if good:
-            floors[(server, phase)] = _median([r.duration_s for r in good])
+    ranking: dict[tuple, dict[str, Ranked]] = {}
+    for server, phase in sorted({(r.server, r.phase) for r in rows}, key=lambda k: (k[0], PHASES.index(k[1]))):
+        good = [(r.repeat, r.strategy, r.duration_s, r.reference) for r in rows
+                if r.server == server and r.phase == phase and r.success]
+        ranking[(server, phase)] = {entry.strategy: entry for entry in rank(good)}
     several_servers = len({row.server for row in rows}) > 1
     server_cpu = any(row.server_cpu_s is not None for row in rows)
-    table = Table(title="Summary (medians of successful passes; CPU: of the strategy's process during "
-                        "main() and of all server processes)")
-    for column in ("server", "phase", "strategy", "ok", "duration s", "x floor", "client CPU s",
+    floors = any(entry.floor_ratio is not None for part in ranking.values() for entry in part.values())
+    table = Table(title="Summary: medians of successful passes; rank bands and x floor (with its "
+                        f"{INTERVAL}) from within-repeat comparisons; CPU of the strategy's process "
+                        "during main() and of all server processes", title_justify="left")
+    for column in ("server", "phase", "rank", "strategy", "ok", "duration s", "x floor", "client CPU s",
                    "server CPU s", "peak memory MB", "max RSS MB", "WAL MB", "conns"):
         if (column == "server" and not several_servers or column == "x floor" and not floors
                 or column == "server CPU s" and not server_cpu):
             continue
         table.add_column(column, justify="left" if column in ("server", "phase", "strategy") else "right",
                          no_wrap=True)
-    summaries = []
-    for (server, phase, strategy), group in groups.items():
-        good = [r for r in group if r.success]
-        duration = _median([r.duration_s for r in good])
-        summaries.append((server, PHASES.index(phase), duration if duration is not None else float("inf"),
-                          phase, strategy, len(good), len(group), good))
-    for server, _, duration, phase, strategy, n_ok, n, good in sorted(summaries):
-        def fmt(key, scale=1.0, digits=1):
-            value = _median([getattr(r, key) for r in good])
-            return "-" if value is None else f"{value / scale:,.{digits}f}"
-        floor = floors.get((server, phase))
-        multiple = f"{duration / floor:,.1f}x" if floor and good else "-"
-        cells = [phase, strategy, f"{n_ok}/{n}", fmt("duration_s", digits=3),
-                 *([multiple] if floors else []), fmt("client_cpu_s", digits=3),
-                 *([fmt("server_cpu_s", digits=3)] if server_cpu else []), fmt("peak_memory_mb"), fmt("max_rss_mb"),
-                 fmt("wal_bytes", 1e6), fmt("connections", digits=0)]
-        table.add_row(*([server] if several_servers else []), *cells, style="" if n_ok == n else "red")
+    for (server, phase), ranked in ranking.items():
+        order = list(ranked) + sorted({s for (sv, ph, s) in groups if (sv, ph) == (server, phase)} - set(ranked))
+        for strategy in order:
+            group = groups[(server, phase, strategy)]
+            good = [r for r in group if r.success]
+            entry = ranked.get(strategy)
+
+            def fmt(key, scale=1.0, digits=1):
+                value = _median([getattr(r, key) for r in good])
+                return "-" if value is None else f"{value / scale:,.{digits}f}"
+            band = entry.band if entry else "-"
+            if entry and entry.below_floor:
+                band = "below the floor: suspect"
+            cells = [phase, band, strategy, f"{len(good)}/{len(group)}", fmt("duration_s", digits=3),
+                     *([_floor_text(entry)] if floors else []), fmt("client_cpu_s", digits=3),
+                     *([fmt("server_cpu_s", digits=3)] if server_cpu else []), fmt("peak_memory_mb"),
+                     fmt("max_rss_mb"), fmt("wal_bytes", 1e6), fmt("connections", digits=0)]
+            suspect = entry is not None and entry.below_floor
+            table.add_row(*([server] if several_servers else []), *cells,
+                          style="red" if len(good) < len(group) or suspect else "")
     return table
 
 
@@ -120,10 +135,14 @@ def contention_table(rows: list[PassRow]) -> Table:
     return table
 
 
-def print_summary(console: Console, rows: list[PassRow], log_path, results_path) -> None:
+def print_summary(console: Console, rows: list[PassRow], log_path, results_path, unstable=()) -> None:
     if not rows:
         return
     console.print(summary_table(rows))
+    for server, strategy, phase, cv in unstable:
+        console.print(f"[yellow]unstable[/yellow]: {strategy} {phase} on {server}: its durations vary by "
+                      f"{100 * cv:.0f}% (coefficient of variation > 10%); rerun on a quieter machine "
+                      "or with more repeats before trusting its rank")
     if any(r.contention for r in rows):
         console.print(contention_table(rows))
     failed = [r for r in rows if not r.success]

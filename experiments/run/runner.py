@@ -30,6 +30,7 @@ from experiments.database import schema
 from experiments.passes.one_pass import PassRunner, ServerLost
 from experiments.run import console as screen
 from experiments.run import manifest
+from experiments.run.schedule import MIN_ROUNDS, Schedule
 from experiments.run.folder import (
     RunFolder,
     RunFolderError,
@@ -80,6 +81,8 @@ class Runner:
         self.rows: list[PassRow] = []  # the rows results.csv holds
         self.servers: list[dict] = []  # what the manifest records of each server
         self.checkpoint_ok = True  # recorded in the manifest; False once a server refused CHECKPOINT
+        self.repeats: dict[str, dict] = {}  # per server label: Schedule.report()
+        self.unstable: list[tuple[str, str, str, float]] = []  # (server, strategy, phase, CV)
         self.started_at = datetime.now(timezone.utc)
         self.git = git_state()  # at the start: the code that ran, not what it became later
         check_results_dir(settings.path(settings.results_dir))  # before anything needs removing
@@ -116,7 +119,7 @@ class Runner:
             self._close()
         if self.folder is not None:
             screen.print_summary(self.console, self.rows, self.folder.path / "run.log",
-                                 self.folder.path / "results.csv")
+                                 self.folder.path / "results.csv", self.unstable)
         return 1 if any(not r.success for r in self.rows) else 0
 
     def _kept(self) -> str:
@@ -155,7 +158,10 @@ class Runner:
             "seed": self.seed,
             "config": {name: value for name, (value, _) in s.as_env(self._resolved()).items()},
             "config_sources": dict(s.sources),
-            "items": s.items, "threads": s.threads, "repeat": s.repeat, "timeout_s": s.timeout,
+            "items": s.items, "threads": s.threads, "repeat": s.repeat or "auto", "timeout_s": s.timeout,
+            "auto_repeat": None if s.repeat else {"budget_s": s.budget, "target_pct": s.target,
+                                                   "min_repeat": MIN_ROUNDS, "max_repeat": s.max_repeat},
+            "repeats": self.repeats,  # per server, per strategy: repeats, why it stopped, widths
             "measure_memory": s.measure_memory, "memory_repeats": s.memory_repeats if s.measure_memory else 0,
             "timing": f"duration from a plain process; memory from a second, memray-tracked process of "
                       f"the same pass (both verified) in the first {s.memory_repeats} repeat(s)"
@@ -196,8 +202,8 @@ class Runner:
                     dsn=target.safe_dsn)
         self.servers.append(info)
         self._write_manifest()
-        self.console.print(f"PostgreSQL {target.server_version} ({target.label}), "
-                           f"{s.items:,} items, {s.threads} threads, {s.repeat} repeats, seed {self.seed}")
+        self.console.print(f"PostgreSQL {target.server_version} ({target.label}), {s.items:,} items, "
+                           f"{s.threads} threads, {Schedule(self.strategies, s, 0, '').describe()}, seed {self.seed}")
         with psycopg.connect(target.dsn, autocommit=True, application_name="upsert-bench-harness") as conn:
             conn.execute("SET lock_timeout = '60s'")
             schema.create_tables(conn)
@@ -208,20 +214,24 @@ class Runner:
             self._write_manifest()
             for phase in PHASES:
                 schema.load_stage(conn, Workload(target.dsn, s.items, phase, s.threads))
+            schedule = Schedule(self.strategies, s, self.seed, target.label)
             with screen.progress_bar(self.console) as progress:
-                task = progress.add_task(target.label, total=s.repeat * len(self.strategies) * len(PHASES))
-                for repeat in range(1, s.repeat + 1):
-                    order = list(self.strategies)
-                    random.Random(f"{self.seed}:{target.label}:{repeat}").shuffle(order)
+                task = progress.add_task(target.label, total=schedule.total_passes())
+                while (order := schedule.next_round()) is not None:
                     for position, strategy in enumerate(order, start=1):
                         for phase in PHASES:
-                            progress.update(task, description=f"{target.label} r{repeat}/{s.repeat} "
+                            progress.update(task, description=f"{target.label} r{schedule.round} "
                                                               f"{strategy.name} {phase}")
-                            row = passes.measure(strategy, phase, repeat, position,
+                            row = passes.measure(strategy, phase, schedule.round, position,
                                                  record=lambda failed: self._record(failed, progress))
                             self._record(row, progress)
+                            schedule.record(row)
                             self.checkpoint_ok = self.checkpoint_ok and passes.checkpoint_ok
                             progress.advance(task)
+                    schedule.end_round()
+                    self.repeats[target.label] = schedule.report()
+            self.repeats[target.label] = schedule.report()  # with the last stop reasons
+            self.unstable += [(target.label, *entry) for entry in schedule.unstable()]
             schema.drop_stage(conn)
 
 
