@@ -1,4 +1,4 @@
-"""Statistics used by the tables: bootstrap CIs (scipy), Holm correction, Cliff's delta.
+"""Statistics used by the tables: bootstrap CIs (scipy), Holm correction (statsmodels), Cliff's delta.
 
 Every random draw is seeded, so the same runs give the same numbers, byte for byte.
 """
@@ -44,15 +44,14 @@ def ratio_of_medians_ci(a, b, level: float = 0.95) -> tuple[float, float]:
 
 
 def holm(p_values) -> np.ndarray:
-    """Holm-Bonferroni adjusted p-values (step-down, monotone, capped at 1)."""
+    """Holm-Bonferroni adjusted p-values (statsmodels' multipletests); NaNs stay NaN."""
+    from statsmodels.stats.multitest import multipletests
+
     p = np.asarray(p_values, dtype=float)
-    order = np.argsort(p)
-    m = len(p)
-    adjusted = np.empty(m)
-    running = 0.0
-    for rank, index in enumerate(order):
-        running = max(running, (m - rank) * p[index])
-        adjusted[index] = min(1.0, running)
+    adjusted = np.full(len(p), np.nan)
+    known = ~np.isnan(p)
+    if known.any():
+        adjusted[known] = multipletests(p[known], method="holm")[1]
     return adjusted
 
 
