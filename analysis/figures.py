@@ -217,8 +217,9 @@ def zscore_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
 
 
 def heatmap_figure(pairs: pd.DataFrame, phase: str, provenance: str) -> plt.Figure | None:
-    """Cliff's delta of row vs column durations; arrows where Holm-corrected p < 0.05."""
-    part = pairs[(pairs["phase"] == phase) & (pairs["test"] == "mann-whitney")]
+    """Cliff's delta of row vs column durations; arrows where a tested pair's Holm-corrected
+    p < 0.05 (only the pairs significance.py tests: against the floor, neighbours, key pairs)."""
+    part = pairs[(pairs["phase"] == phase) & (pairs["test"] != "kruskal-wallis")]
     if part.empty:
         return None
     order = sorted(set(part["a"]) | set(part["b"]),
@@ -244,10 +245,10 @@ def heatmap_figure(pairs: pd.DataFrame, phase: str, provenance: str) -> plt.Figu
                 cbar_kws={"label": "Cliff's delta, row vs column\n(+1: row always slower)", "shrink": 0.5})
     ax.figure.axes[-1].yaxis.label.set_size(8)
     ax.figure.axes[-1].tick_params(labelsize=7)
-    too_few = part["note"].fillna("").str.len().gt(0).any()
-    subtitle = ("fewer than 5 repeats: no significance tests, colours show effect size only"
-                if too_few else "▲ row significantly slower, ▼ faster (Welch's t on log durations, "
-                                "Holm-corrected p < 0.05)")
+    too_few = part["p_holm"].isna().all()
+    subtitle = ("too few repeats for tests: colours show effect size only" if too_few else
+                "▲ row significantly slower, ▼ faster (paired t-test on log durations within repeats, "
+                "Holm-corrected p < 0.05; tested pairs only: vs the floor, neighbours, key pairs)")
     ax.set_title(f"{phase}: pairwise comparison of durations", loc="left", fontsize=9, pad=16)
     ax.text(0, 1.012, subtitle, transform=ax.transAxes, fontsize=7, va="bottom", ha="left")
     ax.tick_params(labelsize=7)

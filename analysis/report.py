@@ -7,7 +7,7 @@ import math
 import pandas as pd
 
 from analysis.load import CONFIG_COLUMNS, config_label
-from analysis.stats import MIN_REPEATS_FOR_TESTS
+from analysis.significance import KEY_PAIRS, MIN_BLOCKS_FOR_TESTS
 from contract.libraries import report_packages
 
 PACKAGES = report_packages()  # the libraries' packages, in registry order, then the harness's tools
@@ -59,37 +59,36 @@ def _table(part: pd.DataFrame) -> str:
         ok=part["n_ok"].astype(int).astype(str) + "/" + part["n"].astype(int).astype(str),
         median=part["median_duration"].map(lambda v: f"{v:.3f}" if pd.notna(v) else "-"),
         ci=[f"{lo:.3f}–{hi:.3f}" if pd.notna(lo) else "-" for lo, hi in zip(part["ci_low"], part["ci_high"])],
-        floor=part["floor_multiple"].map(lambda v: f"{v:.1f}x" if pd.notna(v) else "-"),
+        floor=[_floor_cell(r) for _, r in part.iterrows()],
         cv=part["cv_duration"].map(lambda v: f"{v:.0%}" if pd.notna(v) else "-"),
         memory=part["median_memory"].map(lambda v: f"{v:.1f}" if pd.notna(v) else "-"),
         rows=part["rows_per_s"].map(lambda v: f"{v:,.0f}" if pd.notna(v) else "-"),
-        rank=part["rank"].map(lambda v: f"{int(v)}" if pd.notna(v) else "ref"),
+        rank=[("below the floor: suspect" if r.get("below_floor") else r.get("rank_band") or "-")
+              if not r["reference"] else "floor" for _, r in part.iterrows()],
         name=[f"`{s}`" + (" (floor)" if r else "") for s, r in zip(part["strategy"], part["reference"])],
     )
-    columns = {"rank": "rank", "name": "strategy", "ok": "ok", "median": "median s",
-               "ci": "95% CI", "cv": "CV", "floor": "x floor", "memory": "peak MB", "rows": "rows/s"}
+    columns = {"rank": "rank band", "name": "strategy", "ok": "ok", "median": "median s",
+               "ci": "95% bootstrap CI of the median", "cv": "CV",
+               "floor": "x floor (95% t-interval, within-repeat ratios)", "memory": "peak MB", "rows": "rows/s"}
     return shown[list(columns)].rename(columns=columns).to_markdown(index=False, disable_numparse=True)
 
 
-KEY_PAIRS = [  # the questions people ask, answered whenever both strategies ran
-    ("psycopg2_execute_values", "sqlalchemy_orm_merge", "batched ON CONFLICT vs the ORM's merge()"),
-    ("psycopg2_copy_staging", "psycopg2_execute_values", "COPY to staging vs execute_values"),
-    ("psycopg2_row_by_row", "psycopg2_row_by_row_autocommit", "one commit vs a commit per row"),
-    ("sqlalchemy_orm_merge_threaded", "sqlalchemy_orm_merge", "threads for the ORM's merge()"),
-    ("sqlalchemy_core_on_conflict", "sqlalchemy_orm_bulk_upsert", "Core vs ORM bulk upsert"),
-    ("psycopg2_copy_merge", "psycopg2_copy_staging", "MERGE vs ON CONFLICT after COPY"),
-]
+def _floor_cell(row: pd.Series) -> str:
+    ratio = row.get("floor_ratio")
+    if ratio is None or pd.isna(ratio):
+        return "-"
+    low, high = row.get("floor_ratio_low"), row.get("floor_ratio_high")
+    return f"{ratio:.2f}x" + (f" ({low:.2f}–{high:.2f})" if pd.notna(low) else "")
 
 
 def _verdict(row: pd.Series) -> str:
-    ci = (f" (95% CI {row['ratio_ci_low']:.2f}–{row['ratio_ci_high']:.2f}x)"
-          if pd.notna(row["ratio_ci_low"]) else "")
-    if pd.isna(row.get("p_welch_log_holm")):
-        return f"{ci}, no test (too few repeats)"
-    mwu = f"Mann-Whitney {fmt_p(row['p_holm'])}"
+    ci = (f" (95% t-interval of within-repeat ratios {row['ratio_ci_low']:.2f}–{row['ratio_ci_high']:.2f}x, "
+          f"{int(row['blocks'])} repeats)" if pd.notna(row["ratio_ci_low"]) else "")
+    if pd.isna(row.get("p_holm")):
+        return f"{ci}, no test ({row['note'] or 'not one of the questions tested'})"
     if row["significant"] == True:  # noqa: E712 (numpy or Python bool)
-        return f"{ci}, {fmt_p(row['p_welch_log_holm'])} after Holm correction ({mwu})"
-    return f"{ci}, not a significant difference ({fmt_p(row['p_welch_log_holm'])} after Holm correction; {mwu})"
+        return f"{ci}, {fmt_p(row['p_holm'])} after Holm correction"
+    return f"{ci}, not a significant difference ({fmt_p(row['p_holm'])} after Holm correction)"
 
 
 def _pair(pair_rows: pd.DataFrame, one: str, other: str) -> pd.Series | None:
@@ -102,34 +101,40 @@ def findings(agg: pd.DataFrame, pairs: pd.DataFrame, phase: str, items: int) -> 
     ranked = agg[~agg["reference"] & agg["median_duration"].notna()].sort_values("median_duration")
     if ranked.empty:
         return [f"- **{phase}:** no strategy succeeded."]
+    if "below_floor" in ranked:
+        ranked = ranked[~ranked["below_floor"].fillna(False).astype(bool)]
+        if ranked.empty:
+            return [f"- **{phase}:** every strategy measured below the floor: suspect."]
     best, worst = ranked.iloc[0], ranked.iloc[-1]
-    floor = agg[agg["reference"]]["median_duration"]
-    floor_text = (f", {best['median_duration'] / floor.iloc[0]:.1f}x the server-only floor"
-                  if len(floor) and pd.notna(floor.iloc[0]) else "")
-    lines = [f"- **{phase}:** fastest `{best['strategy']}` ({fmt_s(best['median_duration'])} "
-             f"median{floor_text}); slowest `{worst['strategy']}` ({fmt_s(worst['median_duration'])}, "
+    band = best.get("rank_band")
+    floor_text = f", {_floor_cell(best)} the server-only floor" if _floor_cell(best) != "-" else ""
+    lines = [f"- **{phase}:** first in the ranking `{best['strategy']}` ({fmt_s(best['median_duration'])} "
+             f"median{floor_text}"
+             + (f"; rank band {band}: {'alone' if '-' not in str(band) else 'tied with the others in it'}"
+                if isinstance(band, str) and band else "")
+             + f"); last `{worst['strategy']}` ({fmt_s(worst['median_duration'])}, "
              f"{worst['median_duration'] / best['median_duration']:.1f}x slower)."]
+    if "below_floor" in agg:
+        lines += [f"- **{phase}:** `{r.strategy}` measured below the floor ({_floor_cell(pd.Series(r._asdict()))}): "
+                  "suspect, not ranked." for r in agg[agg["below_floor"].fillna(False).astype(bool)].itertuples()]
     failed = agg[agg["n_ok"] < agg["n"]]
     for row in failed.itertuples():
         lines.append(f"- **{phase}:** `{row.strategy}` failed {int(row.n - row.n_ok)} of {int(row.n)} passes.")
-    pair_rows = pairs[(pairs["phase"] == phase) & (pairs["test"] == "mann-whitney")]
-    names = list(ranked["strategy"])
+    pair_rows = pairs[(pairs["phase"] == phase) & (pairs["test"] != "kruskal-wallis")]
     for one, other, question in KEY_PAIRS:
         row = _pair(pair_rows, one, other)
         if row is not None:
-            lines.append(f"  - {question}: `{row['a']}` is {row['ratio']:.2f}x faster than `{row['b']}` at "
-                         f"{items:,} items{_verdict(row)}.")
-    lines.append(f"  - adjacent in the {phase} ranking:")
-    for faster, slower in zip(names, names[1:]):
-        row = _pair(pair_rows, faster, slower)
-        if row is not None:
-            lines.append(f"    - `{row['a']}` is {row['ratio']:.2f}x faster than `{row['b']}`{_verdict(row)}.")
+            lines.append(f"  - {question}: {_compared(row)} at {items:,} items{_verdict(row)}.")
+    neighbours = pair_rows[pair_rows["question"] == "neighbours in the ranking"].sort_values("median_a")
+    if len(neighbours):
+        lines.append(f"  - neighbours in the {phase} ranking:")
+        lines += [f"    - {_compared(row)}{_verdict(row)}." for _, row in neighbours.iterrows()]
     return lines
 
 
-def _pairs(agg: pd.DataFrame) -> int:
-    n = agg.groupby("phase")["strategy"].nunique().max()
-    return int(n * (n - 1) // 2)
+def _compared(row: pd.Series) -> str:
+    """`b` takes 2.10x the time of `a` (a ratio of durations, whichever way it falls)."""
+    return f"`{row['b']}` takes {row['ratio']:.2f}x the time of `{row['a']}`"
 
 
 def config_section(config: tuple, agg: pd.DataFrame, pairs: pd.DataFrame, figures: list[str]) -> list[str]:
@@ -140,22 +145,17 @@ def config_section(config: tuple, agg: pd.DataFrame, pairs: pd.DataFrame, figure
             continue
         lines += [f"### {phase} pass", "", _table(part), ""]
     lines += ["### Findings", ""]
-    too_few = agg["n_ok"].min() < MIN_REPEATS_FOR_TESTS
-    if too_few:
-        lines += [f"With fewer than {MIN_REPEATS_FOR_TESTS} successful passes per strategy, no "
-                  "p-values are given (a rank test cannot reach p < 0.05 with 3 vs 3 passes); the "
-                  "ratios below are ratios of medians only.", ""]
-    else:
-        n = int(agg["n_ok"].min())
-        lines += ["Adjacent strategies in the ranking, compared with Welch's t-test on log durations, "
-                  "Holm-corrected over all pairs of the phase (the Mann-Whitney U test, also Holm-"
-                  "corrected, in brackets); the ratio is of medians with a 95% bootstrap CI. A "
-                  "Kruskal-Wallis test across all strategies comes first in `significance.csv`.", "",
-                  f"Why two tests: with {n} passes per strategy the exact Mann-Whitney p-value cannot go "
-                  f"below {2 / math.comb(2 * n, n):.4f}, so after Holm correction over "
-                  f"{_pairs(agg)} pairs no rank test can reach 0.05, however far apart two strategies "
-                  "are; the t-test on log durations assumes multiplicative (log-normal) noise and can. "
-                  "About 9 passes per strategy make the rank test usable for this many pairs.", ""]
+    lines += ["Rank bands: a strategy is placed above another only when their 95% intervals of `x floor` "
+              "(geometric mean of within-repeat ratios to the floor) do not overlap; strategies that "
+              "cannot be told apart share a band. The floor uses a single connection: no single-connection "
+              "strategy can beat it, so one measured below it beyond the noise is shown as suspect, not "
+              "ranked; a strategy using several connections can keep several server processes busy and, "
+              "given spare cores, legitimately come close to or below it.", "",
+              f"Tests (`significance.csv`) are asked only what they can answer: each strategy against the "
+              f"floor, neighbours in the ranking and the key pairs below, each a paired t-test on log "
+              f"durations within repeats (at least {MIN_BLOCKS_FOR_TESTS} common repeats), Holm-corrected "
+              "over those questions (statsmodels); ratios are geometric means of within-repeat ratios "
+              "with a 95% t-interval.", ""]
     for phase in ("insert", "update"):
         part = agg[agg["phase"] == phase]
         if not part.empty:

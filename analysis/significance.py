@@ -1,84 +1,139 @@
-"""significance.csv: are the differences in duration real?
+"""significance.csv: which differences in duration are real, tested only where a test can answer.
 
-Per configuration and phase, over the successful passes: a Kruskal-Wallis test across all
-strategies, then every pair, Holm-corrected over the pairs of that configuration and phase, with
-two effect sizes: Cliff's delta and the ratio of medians with a 95% bootstrap CI. Pairs are
-oriented so that `a` is the faster strategy and `ratio` = median(b) / median(a) >= 1.
+Per configuration and phase, over the successful passes, comparisons are formed **within
+blocks** (a block: one repeat of one server of one run, the shuffled round in which both
+strategies ran), so slow drift of the machine cancels:
 
-Two pairwise tests, because of how few passes a benchmark can afford:
-- the two-sided Mann-Whitney U test (`p_value`, `p_holm`): no assumption about the noise, but
-  its exact p-values are discrete. With 5 passes a side the smallest possible p is 2/252 =
-  0.0079, and Holm over the 325 pairs of 26 strategies multiplies it by up to 325: no pair can
-  reach 0.05, however far apart. It needs about 9 passes a side for that many pairs.
-- Welch's t-test on log durations (`p_welch_log`, `p_welch_log_holm`): assumes the noise is
-  roughly log-normal (multiplicative), as timing noise usually is, and so can show a large,
-  consistent difference at 5 passes. `significant` uses it; `significant_mwu` the rank test.
-
-With fewer than 5 successful passes in a group no p-values are printed: the `note` column says
-so, and the report repeats it.
+- every pair of strategies gets its effect size: `ratio` = geometric mean over common blocks of
+  duration(b) / duration(a), `a` being the faster, with a 95% t-interval on the log ratios
+  (`ratio_ci_low`, `ratio_ci_high`; `contract.ranking.geometric_interval`), and Cliff's delta;
+- a test is run only for the questions the report asks (`question`): each strategy against the
+  floor, neighbours in the ranking (by geometric mean duration), and the report's key pairs. The
+  test is a paired t-test on log durations within blocks (scipy `ttest_rel`: noise roughly
+  log-normal, i.e. multiplicative, as timing noise usually is), Holm-corrected over the tested
+  pairs of the phase (statsmodels `multipletests`). It needs at least MIN_BLOCKS_FOR_TESTS
+  common blocks; with fewer the `note` says so and there is no p-value. Other pairs carry no
+  p-value: testing all 300+ pairs would leave no power after the correction.
+A Kruskal-Wallis test across all strategies comes first (`test` = `kruskal-wallis`).
 """
 
 from __future__ import annotations
 
-import itertools
+import math
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from analysis.load import CONFIG_COLUMNS
-from analysis.stats import MIN_REPEATS_FOR_TESTS, cliffs_delta, holm, ratio_of_medians_ci
+from analysis.stats import cliffs_delta, holm
+from contract.ranking import geometric_interval
 
 ALPHA = 0.05
-TOO_FEW = f"fewer than {MIN_REPEATS_FOR_TESTS} successful passes in a group: no p-values"
+MIN_BLOCKS_FOR_TESTS = 3
+TOO_FEW = f"fewer than {MIN_BLOCKS_FOR_TESTS} common repeats: no p-value"
+KEY_PAIRS = [  # the questions people ask, answered whenever both strategies ran
+    ("psycopg2_execute_values", "sqlalchemy_orm_merge", "batched ON CONFLICT vs the ORM's merge()"),
+    ("psycopg2_copy_staging", "psycopg2_execute_values", "COPY to staging vs execute_values"),
+    ("psycopg2_execute_values", "psycopg2_execute_batch", "execute_values vs execute_batch"),
+    ("psycopg2_execute_batch", "psycopg2_row_by_row", "execute_batch vs one row at a time"),
+    ("psycopg2_row_by_row", "psycopg2_row_by_row_autocommit", "one commit vs a commit per row"),
+    ("sqlalchemy_orm_merge_threaded", "sqlalchemy_orm_merge", "threads for the ORM's merge()"),
+    ("sqlalchemy_core_on_conflict", "sqlalchemy_orm_bulk_upsert", "Core vs ORM bulk upsert"),
+    ("psycopg2_copy_merge", "psycopg2_copy_staging", "MERGE vs ON CONFLICT after COPY"),
+]
+COLUMNS = ["phase", "test", "question", "a", "b", "n_a", "n_b", "blocks", "median_a", "median_b", "ratio",
+           "ratio_ci_low", "ratio_ci_high", "cliffs_delta", "statistic", "p_value", "p_holm",
+           "significant", "note"]
 
 
-def _groups(part: pd.DataFrame) -> dict[str, np.ndarray]:
+def _blocks(part: pd.DataFrame) -> dict[str, dict]:
+    """{strategy: {block: seconds}} of the successful passes."""
     ok = part[part["success"]].dropna(subset=["duration_s"])
-    return {name: g["duration_s"].to_numpy(dtype=float) for name, g in ok.groupby("strategy", sort=True)}
+    server = ok["server"].fillna("") if "server" in ok else ok["backend"]
+    keys = list(zip(ok["run_id"], server, ok["repeat"]))
+    blocks: dict[str, dict] = {}
+    for key, strategy, seconds in zip(keys, ok["strategy"], ok["duration_s"].astype(float)):
+        if seconds > 0:
+            blocks.setdefault(strategy, {})[key] = seconds
+    return blocks
+
+
+def questions(part: pd.DataFrame, blocks: dict[str, dict]) -> dict[frozenset, str]:
+    """The pairs a test is run for, and why."""
+    floors = sorted(set(part.loc[part["reference"], "strategy"]) & set(blocks))
+    order = sorted((s for s in blocks if s not in floors),
+                   key=lambda s: (np.mean(np.log(list(blocks[s].values()))), s))
+    asked: dict[frozenset, str] = {}
+    for one, other, question in KEY_PAIRS:
+        if one in blocks and other in blocks:
+            asked[frozenset((one, other))] = f"key pair: {question}"
+    for faster, slower in zip(order, order[1:]):
+        asked.setdefault(frozenset((faster, slower)), "neighbours in the ranking")
+    for floor in floors:
+        for strategy in order:
+            asked.setdefault(frozenset((floor, strategy)), "against the floor")
+    return asked
+
+
+def _pair(base: dict, blocks: dict[str, dict], one: str, other: str) -> dict:
+    x, y = blocks[one], blocks[other]
+    a, b = (one, other) if np.median(list(x.values())) <= np.median(list(y.values())) else (other, one)
+    xa, xb = blocks[a], blocks[b]
+    common = sorted(set(xa) & set(xb), key=str)
+    logs = [math.log(xb[k] / xa[k]) for k in common]
+    ratio, low, high = geometric_interval(logs) if logs else (np.nan, np.nan, np.nan)
+    return {**base, "test": "effect size", "question": "", "a": a, "b": b, "n_a": len(xa), "n_b": len(xb),
+            "blocks": len(common), "median_a": float(np.median(list(xa.values()))),
+            "median_b": float(np.median(list(xb.values()))), "ratio": ratio, "ratio_ci_low": low,
+            "ratio_ci_high": high, "cliffs_delta": cliffs_delta(list(xb.values()), list(xa.values())),
+            "statistic": np.nan, "p_value": np.nan, "p_holm": np.nan, "significant": np.nan, "note": "",
+            "_logs": ([math.log(xb[k]) for k in common], [math.log(xa[k]) for k in common])}
+
+
+def _test(pair: dict, question: str) -> None:
+    pair.update(test="paired t-test (log)", question=question)
+    slow, fast = pair["_logs"]
+    if pair["blocks"] < MIN_BLOCKS_FOR_TESTS:
+        pair["note"] = TOO_FEW
+        return
+    diffs = np.subtract(slow, fast)
+    if np.ptp(diffs) == 0:  # no spread: the t statistic is undefined; identical or a fixed ratio
+        pair.update(statistic=np.nan, p_value=1.0 if diffs[0] == 0 else 0.0)
+        return
+    result = stats.ttest_rel(slow, fast)
+    pair.update(statistic=float(result.statistic), p_value=float(result.pvalue))
 
 
 def significance(passes: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for key, part in passes.groupby(CONFIG_COLUMNS + ["phase"], sort=True):
         base = dict(zip(CONFIG_COLUMNS + ["phase"], key))
-        groups = _groups(part)
-        if len(groups) < 2:
+        blocks = _blocks(part)
+        if len(blocks) < 2:
             continue
-        enough = min(len(v) for v in groups.values()) >= MIN_REPEATS_FOR_TESTS
-        note = "" if enough else TOO_FEW
-        kw_stat, kw_p = np.nan, np.nan
-        if enough and len({x for v in groups.values() for x in v}) > 1:
-            result = stats.kruskal(*groups.values())
+        groups = [list(v.values()) for v in blocks.values()]
+        kw_stat = kw_p = np.nan
+        if min(len(g) for g in groups) >= MIN_BLOCKS_FOR_TESTS and len({x for g in groups for x in g}) > 1:
+            result = stats.kruskal(*groups)
             kw_stat, kw_p = float(result.statistic), float(result.pvalue)
-        rows.append({**base, "test": "kruskal-wallis", "a": "", "b": "", "n_a": len(groups),
-                     "n_b": np.nan, "statistic": kw_stat, "p_value": kw_p, "p_holm": kw_p,
-                     "significant": bool(kw_p < ALPHA) if enough else np.nan,
-                     "significant_mwu": bool(kw_p < ALPHA) if enough else np.nan, "note": note})
-        pairs = []
-        for first, second in itertools.combinations(sorted(groups), 2):
-            a, b = (first, second) if np.median(groups[first]) <= np.median(groups[second]) else (second, first)
-            x, y = groups[a], groups[b]
-            low, high = ratio_of_medians_ci(y, x)
-            pair = {**base, "test": "mann-whitney", "a": a, "b": b, "n_a": len(x), "n_b": len(y),
-                    "median_a": float(np.median(x)), "median_b": float(np.median(y)),
-                    "ratio": float(np.median(y) / np.median(x)) if np.median(x) else np.nan,
-                    "ratio_ci_low": low, "ratio_ci_high": high,
-                    "cliffs_delta": cliffs_delta(y, x), "statistic": np.nan, "p_value": np.nan,
-                    "note": note}
-            if enough:
-                result = stats.mannwhitneyu(y, x, alternative="two-sided")
-                welch = stats.ttest_ind(np.log(y), np.log(x), equal_var=False)
-                pair.update(statistic=float(result.statistic), p_value=float(result.pvalue),
-                            p_welch_log=float(welch.pvalue) if np.isfinite(welch.pvalue) else 1.0)
-            pairs.append(pair)
-        if enough:
-            for pair, mwu, welch in zip(pairs, holm([p["p_value"] for p in pairs]),
-                                        holm([p["p_welch_log"] for p in pairs])):
-                pair.update(p_holm=float(mwu), significant_mwu=bool(mwu < ALPHA),
-                            p_welch_log_holm=float(welch), significant=bool(welch < ALPHA))
+        rows.append({**base, "test": "kruskal-wallis", "question": "do the strategies differ at all",
+                     "a": "", "b": "", "n_a": len(blocks), "statistic": kw_stat, "p_value": kw_p,
+                     "p_holm": kw_p, "significant": bool(kw_p < ALPHA) if not np.isnan(kw_p) else np.nan,
+                     "note": "" if not np.isnan(kw_p) else TOO_FEW})
+        asked = questions(part, blocks)
+        names = sorted(blocks)
+        pairs = [_pair(base, blocks, one, other) for i, one in enumerate(names) for other in names[i + 1:]]
+        tested = []
+        for pair in pairs:
+            question = asked.get(frozenset((pair["a"], pair["b"])))
+            if question:
+                _test(pair, question)
+                if not np.isnan(pair["p_value"]):
+                    tested.append(pair)
+        for pair, adjusted in zip(tested, holm([p["p_value"] for p in tested])):
+            pair.update(p_holm=float(adjusted), significant=bool(adjusted < ALPHA))
+        for pair in pairs:
+            pair.pop("_logs")
         rows.extend(pairs)
-    columns = [*CONFIG_COLUMNS, "phase", "test", "a", "b", "n_a", "n_b", "median_a", "median_b", "ratio",
-               "ratio_ci_low", "ratio_ci_high", "cliffs_delta", "statistic", "p_value", "p_holm",
-               "significant_mwu", "p_welch_log", "p_welch_log_holm", "significant", "note"]
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=[*CONFIG_COLUMNS, *COLUMNS])

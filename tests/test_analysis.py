@@ -3,8 +3,10 @@
 import csv
 import hashlib
 import json
+import re
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from analysis.aggregate import aggregate
@@ -53,23 +55,25 @@ def make_run(results, run_id, durations, items=1000, threads=4, pg="18.4", memor
 RNG = np.random.default_rng(7)
 
 
-def sample(center, n=8, spread=0.02):
-    return list(np.round(center * (1 + spread * RNG.standard_normal(n)), 6))
+def sample(center, n=8, spread=0.02, rng=None):
+    return list(np.round(center * (1 + spread * (rng or RNG).standard_normal(n)), 6))
 
 
 @pytest.fixture
 def clear_case(tmp_path):
-    """fast is 4x faster than slow (8 passes each); twin_a and twin_b come from one distribution."""
-    same = sample(1.0, n=16)
-    durations = {("fast", "insert"): sample(0.5), ("slow", "insert"): sample(2.0),
+    """fast is 4x faster than slow (8 passes each); twin_a and twin_b come from one distribution.
+    Its own generator: the same samples whichever tests run before it."""
+    rng = np.random.default_rng(7)
+    same = sample(1.0, n=16, rng=rng)
+    durations = {("fast", "insert"): sample(0.5, rng=rng), ("slow", "insert"): sample(2.0, rng=rng),
                  ("twin_a", "insert"): same[:8], ("twin_b", "insert"): same[8:],
-                 ("floor", "insert"): sample(0.25)}
+                 ("floor", "insert"): sample(0.25, rng=rng)}
     make_run(tmp_path / "results", "20260101-000000-aaaa", durations)
     return tmp_path / "results"
 
 
 def pair(table, a, b):
-    rows = table[(table["test"] == "mann-whitney") & (table["a"].isin([a, b])) & (table["b"].isin([a, b]))]
+    rows = table[(table["test"] != "kruskal-wallis") & (table["a"].isin([a, b])) & (table["b"].isin([a, b]))]
     assert len(rows) == 1
     return rows.iloc[0]
 
@@ -77,13 +81,23 @@ def pair(table, a, b):
 def test_clearly_different_strategies_are_significant(clear_case):
     passes = load_runs(clear_case).passes
     table = significance(passes)
-    row = pair(table, "fast", "slow")
-    assert row["a"] == "fast" and row["p_holm"] < 0.05 and row["significant"] == True  # noqa: E712
-    assert row["ratio"] == pytest.approx(4.0, rel=0.1)
+    row = pair(table, "fast", "floor")  # a question a test answers: against the floor
+    assert row["question"] == "against the floor"
+    assert row["a"] == "floor" and row["p_holm"] < 0.05 and row["significant"] == True  # noqa: E712
+    assert row["ratio"] == pytest.approx(2.0, rel=0.1) and row["blocks"] == 8
     assert row["ratio_ci_low"] <= row["ratio"] <= row["ratio_ci_high"]
-    assert row["cliffs_delta"] == 1.0  # every slow pass is slower than every fast one
+    assert row["cliffs_delta"] == 1.0  # every fast pass is slower than every floor pass
     kruskal = table[table["test"] == "kruskal-wallis"].iloc[0]
     assert kruskal["p_value"] < 0.001
+
+
+def test_only_the_questions_are_tested_every_pair_gets_its_effect_size(clear_case):
+    table = significance(load_runs(clear_case).passes)
+    far = pair(table, "fast", "slow")  # not neighbours, not a key pair, no floor in it
+    assert far["question"] == "" and pd.isna(far["p_value"]) and far["ratio"] == pytest.approx(4.0, rel=0.1)
+    asked = table[table["test"] == "paired t-test (log)"]
+    assert set(asked["question"]) == {"against the floor", "neighbours in the ranking"}
+    assert len(asked) == 4 + 3  # 4 strategies vs the floor, 3 neighbour pairs among 4
 
 
 def test_identical_distributions_are_not_significant(clear_case):
@@ -93,11 +107,11 @@ def test_identical_distributions_are_not_significant(clear_case):
 
 
 def test_too_few_repeats_gives_no_p_values(tmp_path):
-    make_run(tmp_path / "r", "20260101-000000-aaaa", {("a", "insert"): [1, 1.1, 0.9], ("b", "insert"): [5, 5.1, 4.9]})
+    make_run(tmp_path / "r", "20260101-000000-aaaa", {("a", "insert"): [1, 1.1], ("b", "insert"): [5, 5.1]})
     table = significance(load_runs(tmp_path / "r").passes)
     assert table["p_value"].isna().all() and table["p_holm"].isna().all()
-    assert table["note"].str.contains("fewer than 5").all()
-    assert pair(table, "a", "b")["ratio"] == pytest.approx(5.0)
+    assert table["note"].str.contains("fewer than 3").all()
+    assert pair(table, "a", "b")["ratio"] == pytest.approx((5 / 1 * 5.1 / 1.1) ** 0.5)  # within-repeat ratios
 
 
 def test_aggregate_has_the_originals_columns_and_more(clear_case):
@@ -200,7 +214,7 @@ def test_figures_folder_is_complete_and_byte_identical_twice(clear_case, tmp_pat
     manifest = json.loads((tmp_path / "one" / "manifest.json").read_text())
     assert list(manifest["runs"]) == ["20260101-000000-aaaa"]
     report = (tmp_path / "one" / "REPORT.md").read_text()
-    assert "`fast` is" in report and "after Holm correction" in report
+    assert re.search(r"`twin_.` takes 2\.\d\dx the time of `fast`", report) and "after Holm correction" in report
     assert "![duration_" in report
 
 

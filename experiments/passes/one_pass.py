@@ -164,7 +164,7 @@ class PassRunner:
             return {}, errors
         return {"peak_memory_mb": memory.peak_memory_mb, "allocations": memory.allocations,
                 "memory_duration_s": _round(tracked.result.get("duration_s")),
-                "memory_max_rss_mb": round(tracked.max_rss_mb, 3)}, errors
+                "memory_max_rss_mb": _rss(tracked)}, errors
 
     def _run(self, strategy: Strategy, phase: str, repeat: int, position: int) -> PassRow:
         s, conn = self.settings, self.conn
@@ -205,7 +205,7 @@ class PassRunner:
         return PassRow(
             **identity, **memory,
             duration_s=_round(timed.result.get("duration_s")), wall_s=_round(timed.wall_s),
-            max_rss_mb=round(timed.max_rss_mb, 3), users=check.users, addresses=check.addresses,
+            max_rss_mb=_rss(timed), users=check.users, addresses=check.addresses,
             counts_ok=check.counts_ok, values_ok=check.values_ok, success=check.success and not errors,
             error=" | ".join(errors), error_kind=error_kind(errors[0] if errors else ""),
             wal_bytes=server_stats.wal_bytes(conn, before, after), table_bytes=server_stats.table_bytes(conn),
@@ -228,6 +228,12 @@ def _contention_columns(rival: dict, check, timed: ProcessOutcome) -> dict:
         # a strategy that raised rolled back (or stopped): its unwritten rows are not torn
         "torn_rows": check.torn_rows if not timed.error else None,
     }
+
+
+def _rss(outcome: ProcessOutcome) -> float:
+    """The process's peak RSS: its own report (VmHWM) where it made one, else wait4's."""
+    reported = outcome.result.get("peak_rss_mb")
+    return round(reported if reported is not None else outcome.max_rss_mb, 3)
 
 
 def _round(value: float | None, digits: int = 6) -> float | None:

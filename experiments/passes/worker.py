@@ -76,7 +76,22 @@ def run(strategy_file: Path, phase: str, items: int, threads: int) -> dict:
         return {"duration_s": time.perf_counter() - started, "client_cpu_s": _cpu_seconds() - cpu,
                 "error": one_line(error)}
     duration = time.perf_counter() - started
-    return {"duration_s": duration, "client_cpu_s": _cpu_seconds() - cpu, "error": ""}
+    return {"duration_s": duration, "client_cpu_s": _cpu_seconds() - cpu, "peak_rss_mb": _peak_rss_mb(),
+            "error": ""}
+
+
+def _peak_rss_mb() -> float | None:
+    """This process's own peak resident memory (Linux: VmHWM of its address space since exec).
+    `wait4`'s ru_maxrss cannot give it: Linux carries the forked copy of the parent's resident
+    size across exec into it, so every worker would report at least the harness's size."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024 / 1e6
+    except OSError:
+        pass
+    return None
 
 
 def _cpu_seconds() -> float:

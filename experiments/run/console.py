@@ -26,7 +26,7 @@ from experiments.workload import PHASES
 def make_console() -> Console:
     """Rich console; when output is not a terminal (CI, a pipe) use a wide fixed width."""
     console = Console(highlight=False)
-    return console if console.is_terminal else Console(highlight=False, width=160)
+    return console if console.is_terminal else Console(highlight=False, width=200)
 
 
 def progress_bar(console: Console) -> Progress:
@@ -74,7 +74,7 @@ def summary_table(rows: list[PassRow]) -> Table:
                         f"{INTERVAL}) from within-repeat comparisons; CPU of the strategy's process "
                         "during main() and of all server processes", title_justify="left")
     for column in ("server", "phase", "rank", "strategy", "ok", "duration s", "x floor", "client CPU s",
-                   "server CPU s", "peak memory MB", "max RSS MB", "WAL MB", "conns"):
+                   "server CPU s", "peak MB", "WAL MB"):
         if (column == "server" and not several_servers or column == "x floor" and not floors
                 or column == "server CPU s" and not server_cpu):
             continue
@@ -96,7 +96,7 @@ def summary_table(rows: list[PassRow]) -> Table:
             cells = [phase, band, strategy, f"{len(good)}/{len(group)}", fmt("duration_s", digits=3),
                      *([_floor_text(entry)] if floors else []), fmt("client_cpu_s", digits=3),
                      *([fmt("server_cpu_s", digits=3)] if server_cpu else []), fmt("peak_memory_mb"),
-                     fmt("max_rss_mb"), fmt("wal_bytes", 1e6), fmt("connections", digits=0)]
+                     fmt("wal_bytes", 1e6)]
             suspect = entry is not None and entry.below_floor
             table.add_row(*([server] if several_servers else []), *cells,
                           style="red" if len(good) < len(group) or suspect else "")
@@ -139,10 +139,11 @@ def print_summary(console: Console, rows: list[PassRow], log_path, results_path,
     if not rows:
         return
     console.print(summary_table(rows))
-    for server, strategy, phase, cv in unstable:
-        console.print(f"[yellow]unstable[/yellow]: {strategy} {phase} on {server}: its durations vary by "
-                      f"{100 * cv:.0f}% (coefficient of variation > 10%); rerun on a quieter machine "
-                      "or with more repeats before trusting its rank")
+    if unstable:
+        console.print("[yellow]unstable[/yellow] (durations vary by more than 10%: rerun on a quieter machine "
+                      "or with more repeats before trusting their ranks): "
+                      + ", ".join(f"{strategy} {phase} {100 * cv:.0f}%" + (f" on {server}" if len({u[0] for u in unstable}) > 1 else "")
+                                  for server, strategy, phase, cv in unstable))
     if any(r.contention for r in rows):
         console.print(contention_table(rows))
     failed = [r for r in rows if not r.success]
