@@ -15,14 +15,7 @@ import time
 
 from contract import REPO_ROOT
 from contract.envfile import in_repo, results_dir
-from contract.errors import UsageError
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line (`error: ...`), exit status 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{message} (see `{self.prog} --help`)")
+from contract.errors import OneLineParser, exit_status
 
 
 def _items(text: str) -> int:
@@ -52,8 +45,8 @@ def _since(text: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m analysis", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = OneLineParser(prog="python -m analysis", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     for name, help_text in (("aggregate", "print aggregate.csv of the selected runs (stdout)"),
                             ("correlate", "print correlation.csv of the selected runs (stdout)"),
                             ("figures", "write CSVs, figures and REPORT.md into --out")):
@@ -120,19 +113,15 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        args = build_parser().parse_args(argv)
-        if args.command in ("figures", "graph"):
-            return _figures(args)
-        if args.command == "compare":
-            return _compare(args)
-        return _table(args)
-    except UsageError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    return exit_status(lambda: _run(build_parser().parse_args(argv)))
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command in ("figures", "graph"):
+        return _figures(args)
+    if args.command == "compare":
+        return _compare(args)
+    return _table(args)
 
 
 if __name__ == "__main__":

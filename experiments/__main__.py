@@ -16,15 +16,7 @@ import sys
 
 from contract import REPO_ROOT
 from contract.envfile import results_dir
-from contract.errors import UsageError
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line (`error: ...`), exit status 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{message} (see `{self.prog} --help`)")
-
+from contract.errors import OneLineParser, exit_status
 
 ANALYSIS_COMMANDS = ("figures", "graph", "aggregate", "correlate", "compare")
 RUN_FLAGS = {  # flag -> (setting name, help)
@@ -66,8 +58,8 @@ def _add_run_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m experiments", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = OneLineParser(prog="python -m experiments", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     run = commands.add_parser("run", aliases=["test_all", "test-all"], help="run the benchmark")
     _add_run_flags(run)
@@ -103,14 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in ANALYSIS_COMMANDS:
         return _hand_to_analysis(argv)
-    try:
-        return _dispatch(build_parser().parse_args(argv))
-    except UsageError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    return exit_status(lambda: _dispatch(build_parser().parse_args(argv)))
 
 
 def _settings(cli: dict | None = None):

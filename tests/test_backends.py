@@ -133,6 +133,7 @@ def test_servers_older_than_15_are_refused_naming_the_merge_strategies():
     check_version(Target("dsn", "dsn", "postgresql://x", "s", "15.2"), strategies)
 
 
+@pytest.mark.slow  # a whole run: make test, not the quick lane
 def test_pg_setting_reaches_the_server_and_the_manifest(tmp_path):
     results = tmp_path / "results"
     done = run_cli("run", "--items", "30", "--repeat", "1", "--no-memory", "--results-dir", str(results),
@@ -146,6 +147,7 @@ def test_pg_setting_reaches_the_server_and_the_manifest(tmp_path):
     assert "PG_SETTINGS=synchronous_commit=off;work_mem=8MB" in (folder / "config.env").read_text()
 
 
+@pytest.mark.slow  # a whole run: make test, not the quick lane
 def test_version_matrix_in_one_run_folder(tmp_path):
     versions = list(embedded_versions())
     results = tmp_path / "results"
@@ -231,6 +233,7 @@ def test_dsn_run_touches_nothing_outside_its_private_schema(bystander_server, tm
     assert server["kind"] == "dsn" and server["schema"].startswith("upsert_bench_")
 
 
+@pytest.mark.slow  # a whole run: make test, not the quick lane
 def test_keep_schema_keeps_it_and_an_existing_schema_is_refused(bystander_server, tmp_path):
     results = tmp_path / "results"
     done = run_cli("run", "--items", "20", "--repeat", "1", "--no-memory", "--results-dir", str(results),

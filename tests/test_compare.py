@@ -1,5 +1,6 @@
 """`compare RUN_A RUN_B`: ratio with CI, significance, and --fail-on-slower as a CI gate."""
 
+import pytest
 import numpy as np
 
 from test_analysis import make_run
@@ -19,6 +20,7 @@ def runs(repo):
     make_run(results, "20260102-000000-bbbb", {("fast", "insert"): noisy(2.0), ("steady", "insert"): noisy(2.0)})
 
 
+@pytest.mark.slow  # a whole run: make test, not the quick lane
 def test_compare_reports_the_slowdown_and_gates_on_it(repo_copy):
     runs(repo_copy)
     done = run_cli("compare", "*aaaa", "*bbbb", "--fail-on-slower", "fast", cwd=repo_copy)
@@ -29,6 +31,7 @@ def test_compare_reports_the_slowdown_and_gates_on_it(repo_copy):
     assert "not significant" in steady
 
 
+@pytest.mark.slow  # a whole run: make test, not the quick lane
 def test_compare_passes_when_the_chosen_strategy_did_not_slow_down(repo_copy):
     runs(repo_copy)
     done = run_cli("compare", "*aaaa", "*bbbb", "--fail-on-slower", "steady", cwd=repo_copy)

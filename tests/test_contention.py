@@ -19,6 +19,7 @@ def contended(pg_dsn, tmp_path_factory):
     return done, {(r["strategy"], r["phase"]): r for r in read_results(results)[1]}, results
 
 
+@pytest.mark.slow  # a whole run: make test, not the quick lane
 def test_on_conflict_survives_contention_with_no_torn_rows(contended):
     _, rows, results = contended
     row = rows[("ok_copy", "update")]
@@ -30,6 +31,7 @@ def test_on_conflict_survives_contention_with_no_torn_rows(contended):
     assert rows[("ok_copy", "insert")]["contention"] == "False"  # only the update pass races
 
 
+@pytest.mark.slow  # a whole run: make test, not the quick lane
 def test_an_injected_lost_update_is_detected(contended):
     done, rows, _ = contended
     row = rows[("lost_update", "update")]
@@ -40,6 +42,7 @@ def test_an_injected_lost_update_is_detected(contended):
     assert done.returncode == 1
 
 
+@pytest.mark.slow  # a whole run: make test, not the quick lane
 def test_the_summary_has_a_contention_table(contended):
     done, rows, _ = contended
     table = done.stdout[done.stdout.index("Contention (update pass"):]
@@ -51,6 +54,7 @@ def test_the_summary_has_a_contention_table(contended):
     assert cells["lost_update"][:3] == ["0/1", "wrong_values", f"{int(lost['torn_rows']):,}"]
 
 
+@pytest.mark.slow  # a whole run: make test, not the quick lane
 def test_figures_report_the_contention_outcome(contended, tmp_path):
     _, rows, results = contended
     build(results, tmp_path / "figures", echo=lambda line: None)

@@ -19,6 +19,7 @@ def two_sizes(pg_dsn, tmp_path_factory):
     return rows
 
 
+@pytest.mark.slow  # a whole run: make test, not the quick lane
 def test_wal_bytes_are_positive_and_grow_with_items(two_sizes):
     for phase in ("insert", "update"):
         small, large = int(two_sizes[100][phase]["wal_bytes"]), int(two_sizes[2000][phase]["wal_bytes"])
@@ -27,6 +28,7 @@ def test_wal_bytes_are_positive_and_grow_with_items(two_sizes):
         # tables' catalog rows, TOAST, page images after the checkpoint)
 
 
+@pytest.mark.slow  # a whole run: make test, not the quick lane
 def test_updating_every_row_leaves_dead_tuples_or_hot_updates(two_sizes):
     update = two_sizes[2000]["update"]
     dead, hot = int(update["dead_tuples"]), int(update["hot_updates"])
@@ -35,6 +37,7 @@ def test_updating_every_row_leaves_dead_tuples_or_hot_updates(two_sizes):
     assert int(insert["dead_tuples"]) == 0  # inserting into empty tables leaves none
 
 
+@pytest.mark.slow  # a whole run: make test, not the quick lane
 def test_table_size_and_connections(two_sizes):
     assert int(two_sizes[2000]["insert"]["table_bytes"]) > int(two_sizes[100]["insert"]["table_bytes"])
     assert two_sizes[2000]["insert"]["connections"] == "1"
