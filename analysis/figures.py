@@ -165,15 +165,19 @@ def wal_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
 
 
 def floor_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
-    floors = table[table["reference"] & (table["n_ok"] > 0)].set_index("phase")["median_duration"]
-    if floors.empty:
+    """x floor from within-repeat ratios (geometric mean, 95% t-interval), strategies labelled
+    with their rank bands; the floor itself is the dashed line at 1x."""
+    if "floor_ratio" not in table or table["floor_ratio"].notna().sum() == 0:
         return None
-    scaled = table.copy()
-    for column in ("ci_low", "ci_high"):  # the strategy's CI over the floor's median
-        scaled[column] = scaled[column] / scaled["phase"].map(floors)
-    return _paired_bars(scaled, "floor_multiple", "ci_low", "ci_high",
-                        "median duration as a multiple of the server-only floor (dashed line = 1x)",
-                        "Time as a multiple of the server's own work", provenance, marker_at=1.0)
+    shown = table[~table["reference"]].copy()
+    bands = {(r.strategy, r.phase): r.rank_band for r in shown.itertuples()}
+    shown["strategy"] = [f"{s}  [{bands.get((s, 'insert'), '-')} | {bands.get((s, 'update'), '-')}]"
+                         for s in shown["strategy"]]
+    return _paired_bars(shown, "floor_ratio", "floor_ratio_low", "floor_ratio_high",
+                        "duration as a multiple of the server-only floor (dashed line = 1x):\ngeometric mean "
+                        "of within-repeat ratios, error bars 95% t-interval",
+                        "x floor  [rank band: insert | update]",
+                        provenance, marker_at=1.0)
 
 
 def zscore_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
