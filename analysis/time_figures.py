@@ -6,7 +6,6 @@ as colour, provenance line, byte-identical output."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 import seaborn as sns
 

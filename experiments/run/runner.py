@@ -202,8 +202,9 @@ class Runner:
                     dsn=target.safe_dsn)
         self.servers.append(info)
         self._write_manifest()
+        schedule = Schedule(self.strategies, s, self.seed, target.label)
         self.console.print(f"PostgreSQL {target.server_version} ({target.label}), {s.items:,} items, "
-                           f"{s.threads} threads, {Schedule(self.strategies, s, 0, '').describe()}, seed {self.seed}")
+                           f"{s.threads} threads, {schedule.describe()}, seed {self.seed}")
         with psycopg.connect(target.dsn, autocommit=True, application_name="upsert-bench-harness") as conn:
             conn.execute("SET lock_timeout = '60s'")
             schema.create_tables(conn)
@@ -214,23 +215,24 @@ class Runner:
             self._write_manifest()
             for phase in PHASES:
                 schema.load_stage(conn, Workload(target.dsn, s.items, phase, s.threads))
-            schedule = Schedule(self.strategies, s, self.seed, target.label)
-            with screen.progress_bar(self.console) as progress:
-                task = progress.add_task(target.label, total=schedule.total_passes())
-                while (order := schedule.next_round()) is not None:
-                    for position, strategy in enumerate(order, start=1):
-                        for phase in PHASES:
-                            progress.update(task, description=f"{target.label} r{schedule.round} "
-                                                              f"{strategy.name} {phase}")
-                            row = passes.measure(strategy, phase, schedule.round, position,
-                                                 record=lambda failed: self._record(failed, progress))
-                            self._record(row, progress)
-                            schedule.record(row)
-                            self.checkpoint_ok = self.checkpoint_ok and passes.checkpoint_ok
-                            progress.advance(task)
-                    schedule.end_round()
-                    self.repeats[target.label] = schedule.report()
-            self.repeats[target.label] = schedule.report()  # with the last stop reasons
+            schedule.start()
+            try:
+                with screen.progress_bar(self.console) as progress:
+                    task = progress.add_task(target.label, total=schedule.total_passes())
+                    while (order := schedule.next_round()) is not None:
+                        for position, strategy in enumerate(order, start=1):
+                            for phase in PHASES:
+                                progress.update(task, description=f"{target.label} r{schedule.round} "
+                                                                  f"{strategy.name} {phase}")
+                                row = passes.measure(strategy, phase, schedule.round, position,
+                                                     record=lambda failed: self._record(failed, progress))
+                                self._record(row, progress)
+                                schedule.record(row)
+                                self.checkpoint_ok = self.checkpoint_ok and passes.checkpoint_ok
+                                progress.advance(task)
+                        schedule.end_round()
+            finally:  # also when interrupted: the manifest says how far each strategy got
+                self.repeats[target.label] = schedule.report()
             self.unstable += [(target.label, *entry) for entry in schedule.unstable()]
             schema.drop_stage(conn)
 

@@ -7,7 +7,7 @@ shuffled with the run's seed.
   its geometric mean duration (log scale, `contract.ranking.geometric_interval`) lies within
   +-TARGET percent in both phases, after at least MIN_ROUNDS rounds. A strategy also stops at
   MAX_REPEAT rounds, after a round in which it failed every pass, or when the run's BUDGET
-  (seconds since the run started) would be passed by the next round, estimated from the last
+  (seconds since this server's rounds started) would be passed by the next round, estimated from the last
   passes of the strategies still running. Every strategy runs in the first round whatever the
   budget. Reference rows (the floor) run in every round, so every round is a block in which
   each strategy's ratio to the floor can be formed.
@@ -39,7 +39,7 @@ class Schedule:
         self.strategies = strategies
         self.settings = settings
         self.seed, self.label, self.clock = seed, label, clock
-        self.started = clock()
+        self.started = clock()  # reset by start() when the first round is about to run
         self.round = 0
         self.durations: dict[tuple[str, str], list[float]] = defaultdict(list)
         self.rounds_run: dict[str, int] = defaultdict(int)
@@ -47,6 +47,10 @@ class Schedule:
         self.last_pass_s: dict[str, float] = {}  # seconds its passes took in its last round
         self.this_round_s: dict[str, float] = defaultdict(float)
         self.stopped: dict[str, str] = {}  # strategy -> why it stopped
+
+    def start(self) -> None:
+        """The budget's clock starts now (after the server is up and the rows are staged)."""
+        self.started = self.clock()
 
     @property
     def auto(self) -> bool:
