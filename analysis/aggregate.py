@@ -1,8 +1,8 @@
 """aggregate.csv: one row per configuration x strategy x phase.
 
 The original's columns (`test`, `average_duration`, `average_memory`, `success_rate`,
-`z_duration`, `z_memory`) plus n, median, standard deviation, coefficient of variation, a 95%
-bootstrap CI of the median, rows written per second, the multiple of the server-only floor and
+`z_duration`, `z_memory`) plus n, median, standard deviation, coefficient of variation, the
+geometric mean with its 95% t-interval (`ci_low`, `ci_high`; analysis.stats), rows written per second, the multiple of the server-only floor and
 the rank. Failed passes count in `success_rate` and nowhere else.
 """
 
@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.load import COMPREHENSIBILITY, CONFIG_COLUMNS
-from analysis.stats import median_ci, zscores
+from analysis.stats import geometric_mean_ci, zscores
 from contract.ranking import rank
 
 
@@ -35,8 +35,8 @@ def aggregate(passes: pd.DataFrame) -> pd.DataFrame:
         median = float(np.median(durations)) if len(durations) else float("nan")
         mean = float(np.mean(durations)) if len(durations) else float("nan")
         std = float(np.std(durations, ddof=1)) if len(durations) > 1 else float("nan")
-        low, high = median_ci(durations)
-        memory_low, memory_high = median_ci(memory)
+        geomean, low, high = geometric_mean_ci(durations)
+        _, memory_low, memory_high = geometric_mean_ci(memory)
         rows.append({
             **dict(zip(CONFIG_COLUMNS, config)),
             "strategy": strategy, "phase": phase, "test": f"{strategy}-{phase}",
@@ -45,7 +45,7 @@ def aggregate(passes: pd.DataFrame) -> pd.DataFrame:
             "n": len(group), "n_ok": len(ok), "success_rate": len(ok) / len(group),
             "average_duration": mean, "median_duration": median, "std_duration": std,
             "cv_duration": std / mean if mean else float("nan"),
-            "ci_low": low, "ci_high": high,
+            "geomean_duration": geomean, "ci_low": low, "ci_high": high,
             "rows_per_s": 2 * config[0] / median if median else float("nan"),
             "average_memory": float(np.mean(memory)) if len(memory) else float("nan"),
             "median_memory": float(np.median(memory)) if len(memory) else float("nan"),
@@ -85,7 +85,7 @@ def aggregate(passes: pd.DataFrame) -> pd.DataFrame:
     table = pd.concat(parts).sort_values(CONFIG_COLUMNS + ["phase", "median_duration"], kind="stable")
     order = [*CONFIG_COLUMNS, "test", "strategy", "phase", "library", "technique", "reference", "n", "n_ok",
              "success_rate", "average_duration", "median_duration", "std_duration", "cv_duration",
-             "ci_low", "ci_high", "rows_per_s", "floor_multiple", "rank", "rank_band", "blocks",
+             "geomean_duration", "ci_low", "ci_high", "rows_per_s", "floor_multiple", "rank", "rank_band", "blocks",
              "floor_ratio", "floor_ratio_low", "floor_ratio_high", "below_floor", "average_memory",
              "median_memory", "memory_ci_low", "memory_ci_high", "z_duration", "z_memory",
              "median_max_rss_mb", "median_wal_bytes", "median_wal_per_row", "median_table_bytes",

@@ -1,8 +1,9 @@
 """`python -m analysis compare A B`: did anything get faster or slower, and is it real?
 
-Like `pyperf compare_to`: for every strategy and phase present in both, the ratio of median
-durations B / A with a 95% bootstrap CI, and a two-sided Mann-Whitney U test when both sides
-have at least 5 successful passes. A and B are run ids (or globs) under results/, or one run's
+Like `pyperf compare_to`: for every strategy and phase present in both, the ratio of geometric
+mean durations B / A with its 95% Welch t-interval and Welch's two-sided t-test on the log
+durations (analysis.stats.ratio_test) when both sides have at least 3 successful passes. The two
+runs' passes are independent samples (no shared blocks), hence Welch and not a paired test. A and B are run ids (or globs) under results/, or one run's
 server, `RUN:docker:16`, to compare the versions of a matrix run. `--fail-on-slower NAMES`
 turns a significant slowdown of those strategies into exit status 1, to gate a team's CI.
 """
@@ -16,10 +17,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from analysis.load import load_runs
-from analysis.stats import MIN_REPEATS_FOR_TESTS, ratio_of_medians_ci
+from analysis.stats import MIN_REPEATS_FOR_TESTS, RATIO_INTERVAL, ratio_test
 from contract.errors import UsageError
 
 
@@ -58,11 +58,8 @@ def compare(results_dir: Path, a: str, b: str, alpha: float = 0.05) -> pd.DataFr
     for strategy, phase in keys:
         x = before[(before["strategy"] == strategy) & (before["phase"] == phase)]["duration_s"].to_numpy(float)
         y = after[(after["strategy"] == strategy) & (after["phase"] == phase)]["duration_s"].to_numpy(float)
-        ratio = float(np.median(y) / np.median(x))
-        low, high = ratio_of_medians_ci(y, x)
-        p = math.nan
-        if min(len(x), len(y)) >= MIN_REPEATS_FOR_TESTS:
-            p = float(stats.mannwhitneyu(y, x, alternative="two-sided").pvalue)
+        test = ratio_test(y, x)
+        ratio, low, high, p = test.ratio, test.low, test.high, test.p_value
         if math.isnan(p):
             verdict = f"n < {MIN_REPEATS_FOR_TESTS}: not tested"
         elif p >= alpha:
@@ -86,7 +83,7 @@ def slower(table: pd.DataFrame, patterns: str) -> list[str]:
 
 
 def render(table: pd.DataFrame, a: str, b: str) -> str:
-    lines = [f"A = {a}    B = {b}    ratio = median B / median A (95% bootstrap CI)", ""]
+    lines = [f"A = {a}    B = {b}    ratio = geometric mean B / A ({RATIO_INTERVAL}; Welch's t-test)", ""]
     width = max(len(f"{s}-{p}") for s, p in zip(table["strategy"], table["phase"]))
     for r in table.itertuples():
         ci = f"[{r.ratio_ci_low:.2f}, {r.ratio_ci_high:.2f}]" if not math.isnan(r.ratio_ci_low) else "[-]"

@@ -2,7 +2,8 @@
 
 Readable in print and in greyscale: the colour-blind-safe seaborn palette, insert and update
 told apart by lightness *and* hatching, strategies ordered by median duration, log scales where
-the range spans more than a factor of 20, error bars = the 95% bootstrap CI of the median,
+the range spans more than a factor of 20, duration bars = the geometric mean with its 95%
+t-interval (analysis.stats),
 failed passes written next to their strategy in red, and a provenance line on every figure.
 Output is byte-identical for identical input (fixed SVG hash salt, no dates in metadata).
 """
@@ -21,6 +22,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
+
+from analysis.stats import DURATION_INTERVAL
 
 PHASE_STYLE = {  # colour-blind palette entries of clearly different lightness, plus hatching
     "insert": {"color": sns.color_palette("colorblind")[0], "hatch": ""},
@@ -143,8 +146,8 @@ def _paired_bars(table: pd.DataFrame, value: str, low: str, high: str, xlabel: s
 
 
 def duration_figure(table: pd.DataFrame, provenance: str) -> plt.Figure:
-    return _paired_bars(table, "median_duration", "ci_low", "ci_high",
-                        "median duration per pass, seconds (error bars: 95% bootstrap CI)",
+    return _paired_bars(table, "geomean_duration", "ci_low", "ci_high",
+                        f"geometric mean duration per pass, seconds (error bars: {DURATION_INTERVAL})",
                         "Duration per strategy", provenance)
 
 
@@ -152,7 +155,8 @@ def memory_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
     if table["median_memory"].notna().sum() == 0:  # a --no-memory run
         return None
     return _paired_bars(table, "median_memory", "memory_ci_low", "memory_ci_high",
-                        "peak memory of the pass's process (memray), MB",
+                        "peak memory of the pass's process (memray), MB"
+                        f" (with 2+ memory passes, error bars: {DURATION_INTERVAL})",
                         "Peak memory per strategy", provenance)
 
 
@@ -279,9 +283,9 @@ def versions_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
     for ax, phase in zip(axes[0], phases):
         for k, version in enumerate(versions):
             part = table[(table["phase"] == phase) & (table["server"] == version)]
-            part = part.groupby("strategy")[["median_duration", "ci_low", "ci_high"]].first().reindex(order)
+            part = part.groupby("strategy")[["geomean_duration", "ci_low", "ci_high"]].first().reindex(order)
             y = np.arange(len(order)) - 0.4 + height * (k + 0.5)
-            values = part["median_duration"].to_numpy(dtype=float)
+            values = part["geomean_duration"].to_numpy(dtype=float)
             errors = np.nan_to_num(np.vstack([np.clip(values - part["ci_low"].to_numpy(dtype=float), 0, None),
                                               np.clip(part["ci_high"].to_numpy(dtype=float) - values, 0, None)]))
             ax.barh(y, np.nan_to_num(values), height=height, color=palette[k], hatch=hatches[k % len(hatches)],
@@ -291,7 +295,7 @@ def versions_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
             log_ticks(ax.xaxis)
         ax.set_yticks(range(len(order)), [labels[s] for s in order])
         ax.set_ylim(len(order) - 0.5, -0.5)
-        ax.set_xlabel("median duration per pass, seconds (95% bootstrap CI)")
+        ax.set_xlabel(f"geometric mean duration per pass, seconds ({DURATION_INTERVAL})")
         ax.set_title(f"{phase}: PostgreSQL versions side by side", loc="left")
     handles, labels = axes[0][0].get_legend_handles_labels()
     top = max(ax.get_position().y1 for ax in axes[0])

@@ -8,6 +8,7 @@ import pandas as pd
 
 from analysis.load import CONFIG_COLUMNS, config_label
 from analysis.significance import KEY_PAIRS, MIN_BLOCKS_FOR_TESTS
+from analysis.stats import DURATION_INTERVAL
 from contract.libraries import report_packages
 
 PACKAGES = report_packages()  # the libraries' packages, in registry order, then the harness's tools
@@ -58,7 +59,8 @@ def _table(part: pd.DataFrame) -> str:
     shown = part.assign(
         ok=part["n_ok"].astype(int).astype(str) + "/" + part["n"].astype(int).astype(str),
         median=part["median_duration"].map(lambda v: f"{v:.3f}" if pd.notna(v) else "-"),
-        ci=[f"{lo:.3f}–{hi:.3f}" if pd.notna(lo) else "-" for lo, hi in zip(part["ci_low"], part["ci_high"])],
+        ci=[f"{g:.3f} ({lo:.3f}–{hi:.3f})" if pd.notna(lo) else "-"
+            for g, lo, hi in zip(part["geomean_duration"], part["ci_low"], part["ci_high"])],
         floor=[_floor_cell(r) for _, r in part.iterrows()],
         cv=part["cv_duration"].map(lambda v: f"{v:.0%}" if pd.notna(v) else "-"),
         memory=part["median_memory"].map(lambda v: f"{v:.1f}" if pd.notna(v) else "-"),
@@ -68,7 +70,7 @@ def _table(part: pd.DataFrame) -> str:
         name=[f"`{s}`" + (" (floor)" if r else "") for s, r in zip(part["strategy"], part["reference"])],
     )
     columns = {"rank": "rank band", "name": "strategy", "ok": "ok", "median": "median s",
-               "ci": "95% bootstrap CI of the median", "cv": "CV",
+               "ci": f"geometric mean s ({DURATION_INTERVAL})", "cv": "CV",
                "floor": "x floor (95% t-interval, within-repeat ratios)", "memory": "peak MB", "rows": "rows/s"}
     return shown[list(columns)].rename(columns=columns).to_markdown(index=False, disable_numparse=True)
 

@@ -6,8 +6,9 @@ fit of log10(duration) and log10(peak memory) against log10(items) over every su
 CI from its standard error and the t distribution. A strategy that holds all rows in memory has
 a memory exponent well above a streaming one's.
 
-Speed-up: per items and strategy, median duration at the fewest threads divided by the median
-at each thread count, with a 95% bootstrap CI; only strategies run at two or more thread counts.
+Speed-up: per items and strategy, the geometric mean duration at the fewest threads divided by
+the one at each thread count, with its 95% Welch t-interval (analysis.stats.ratio_test); only
+strategies run at two or more thread counts.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.stats import ratio_of_medians_ci
+from analysis.stats import ratio_test
 
 PLACE = ["pg_version", "backend", "variant", "machine"]
 METRICS = {"duration": "duration_s", "memory": "peak_memory_mb"}
@@ -54,9 +55,9 @@ def speedup(passes: pd.DataFrame) -> pd.DataFrame:
         base = group[group["threads"] == base_threads]["duration_s"].to_numpy(float)
         for threads, part in group.groupby("threads"):
             durations = part["duration_s"].to_numpy(float)
-            low, high = ratio_of_medians_ci(base, durations)
+            test = ratio_test(base, durations)
             rows.append({**dict(zip(PLACE + ["items", "strategy", "phase"], key)), "threads": int(threads),
                          "base_threads": int(base_threads), "median_duration": float(np.median(durations)),
-                         "speedup": float(np.median(base) / np.median(durations)),
-                         "ci_low": low, "ci_high": high, "n": len(durations)})
+                         "speedup": test.ratio,
+                         "ci_low": test.low, "ci_high": test.high, "n": len(durations)})
     return pd.DataFrame(rows)

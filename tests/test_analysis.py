@@ -13,7 +13,7 @@ from analysis.aggregate import aggregate
 from analysis.build import build
 from analysis.load import load_runs
 from analysis.significance import significance
-from analysis.stats import cliffs_delta, holm
+from analysis.stats import cliffs_delta, geometric_mean_ci, holm, ratio_test
 from contract.errors import UsageError
 from contract.row import COLUMNS
 
@@ -124,7 +124,7 @@ def test_aggregate_has_the_originals_columns_and_more(clear_case):
     assert fast["floor_multiple"] == pytest.approx(2.0, rel=0.1)
     assert fast["rank"] == 1 and np.isnan(table[table["strategy"] == "floor"].iloc[0]["rank"])
     assert fast["rows_per_s"] == pytest.approx(2 * 1000 / fast["median_duration"])
-    assert fast["ci_low"] <= fast["median_duration"] <= fast["ci_high"]
+    assert fast["ci_low"] <= fast["geomean_duration"] <= fast["ci_high"]
     assert table["z_duration"].sum() == pytest.approx(0, abs=1e-9)
 
 
@@ -225,3 +225,24 @@ def test_failed_strategies_are_marked_in_the_report(tmp_path):
     build(tmp_path / "r", tmp_path / "out", echo=lambda _: None)
     report = (tmp_path / "out" / "REPORT.md").read_text()
     assert "`b` failed 1 of 5 passes" in report
+
+
+def test_duration_interval_is_the_t_interval_of_the_log_mean():
+    """At 3 repeats: exp(mean log +- t(0.975, 2) * sd / sqrt(3)), computed here by hand, which a
+    percentile bootstrap (min-max at best) does not give."""
+    logs = np.array([0.0, 0.1, 0.2])
+    half = 4.302652729911275 * 0.1 / np.sqrt(3)
+    mean, low, high = geometric_mean_ci(np.exp(logs))
+    assert (mean, low, high) == pytest.approx((np.exp(0.1), np.exp(0.1 - half), np.exp(0.1 + half)))
+    assert low < np.exp(0.0) and high > np.exp(0.2)  # wider than the data's range at n = 3
+    assert np.isnan(geometric_mean_ci([1.0])[1]) and geometric_mean_ci([2.0, 2.0, 2.0])[1:] == (2.0, 2.0)
+
+
+def test_ratio_test_tells_apart_only_what_the_data_separates():
+    fast, slow = [1.0, 1.05, 0.95], [2.0, 2.1, 1.9]
+    apart = ratio_test(slow, fast)
+    assert apart.ratio == pytest.approx(2.0, rel=0.01) and 1.5 < apart.low < 2.0 < apart.high < 2.7
+    assert apart.p_value < 0.01
+    overlapping = ratio_test([1.0, 1.4, 0.8], [1.1, 0.9, 1.3])
+    assert overlapping.low < 1.0 < overlapping.high and overlapping.p_value > 0.05
+    assert np.isnan(ratio_test([1.0, 1.1], [2.0, 2.1]).p_value)  # below 3 a side: no test

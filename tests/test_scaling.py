@@ -31,7 +31,9 @@ def test_speedup_from_threads(tmp_path):
     make_run(results, "20260101-000000-aaaa", {("pool", "insert"): [4.0, 4.1, 3.9]}, threads=1)
     make_run(results, "20260102-000000-bbbb", {("pool", "insert"): [1.0, 1.05, 0.95]}, threads=4)
     table = speedup(load_runs(results).passes).set_index("threads")
-    assert table.loc[1, "speedup"] == 1.0 and table.loc[4, "speedup"] == pytest.approx(4.0)
+    assert table.loc[1, "speedup"] == 1.0 and table.loc[4, "speedup"] == pytest.approx(4.0, rel=0.01)
+    assert table.loc[4, "ci_low"] < table.loc[4, "speedup"] < table.loc[4, "ci_high"]
+    assert 3.0 < table.loc[4, "ci_low"] and table.loc[4, "ci_high"] < 5.0  # the Welch t-interval, 3 per side
 
 
 @pytest.mark.slow

@@ -23,24 +23,25 @@ def settings(**changes):
     return dataclasses.replace(load_settings({"REPEAT": "auto"}), **changes)
 
 
-def row(strategy: str, phase: str, seconds: float | None, success: bool = True) -> PassRow:
+def row(strategy: str, phase: str, seconds: float | None, success: bool = True, pass_s: float = 1.0) -> PassRow:
     return PassRow(run_id="r", strategy=strategy, phase=phase, repeat=1, items=1, threads=1,
                    backend="embedded", pg_version="18", duration_s=seconds, counts_ok=success,
                    values_ok=success, success=success, test="t", library="x", technique="x",
-                   reference=False, order=1, seed=1, server="s", started_at="", pass_s=1.0)
+                   reference=False, order=1, seed=1, server="s", started_at="", pass_s=pass_s)
 
 
-def play(schedule: Schedule, durations, clock=None) -> list[list[str]]:
-    """Run the schedule to the end; durations(strategy, round) -> seconds or None (failed)."""
+def play(schedule: Schedule, durations, clock=None, cost=lambda name: 1.0) -> list[list[str]]:
+    """Run the schedule to the end; durations(strategy, round) -> seconds or None (failed);
+    each pass advances `clock` by cost(strategy) seconds."""
     rounds = []
     while (order := schedule.next_round()) is not None:
         rounds.append(sorted(s.name for s in order))
         for strategy in order:
             for phase in ("insert", "update"):
                 seconds = durations(strategy.name, schedule.round)
-                schedule.record(row(strategy.name, phase, seconds, seconds is not None))
+                schedule.record(row(strategy.name, phase, seconds, seconds is not None, cost(strategy.name)))
                 if clock:
-                    clock[0] += 1.0
+                    clock[0] += cost(strategy.name)
         schedule.end_round()
     return rounds
 
@@ -71,6 +72,21 @@ def test_the_budget_stops_the_run_but_every_strategy_runs_once():
     rounds = play(schedule, noisy, clock)
     assert rounds == [["floor", "noisy", "steady"]]
     assert {entry["stopped"] for entry in schedule.report().values()} == {"budget"}
+
+
+def test_when_the_budget_runs_short_the_costliest_stop_first_and_the_cheap_go_on():
+    clock = [0.0]
+    costly, cheap = Strategy("costly", Path("costly.py")), Strategy("cheap", Path("cheap.py"))
+    cost = {"floor": 0.5, "costly": 10.0, "cheap": 1.0}.get
+    schedule = Schedule([FLOOR, costly, cheap], settings(budget=60, max_repeat=15), 1, "s",
+                        clock=lambda: clock[0])
+    rounds = play(schedule, lambda name, number: 1.0 + (number % 2) * 0.5, clock, cost)  # never settles
+    report = schedule.report()
+    # a round of all three costs 23 s: two fit in 60 s; then only the floor and `cheap` (3 s a round)
+    assert rounds[:2] == [["cheap", "costly", "floor"]] * 2 and report["costly"]["repeats"] == 2
+    assert report["costly"]["stopped"] == "budget" and all(r == ["cheap", "floor"] for r in rounds[2:])
+    assert report["cheap"]["repeats"] == len(rounds) == 2 + (60 - 46) // 3
+    assert clock[0] <= 60
 
 
 def blocks(durations: dict[str, list[float]]):

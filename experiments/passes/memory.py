@@ -14,8 +14,10 @@ class MemoryReading:
 
 
 def memray_command(capture: Path) -> list[str]:
-    """The prefix that runs a module under memray, writing `capture`."""
-    return [sys.executable, "-m", "memray", "run", "--quiet", "--force", "--output", str(capture), "-m"]
+    """The prefix that runs a module under memray's Tracker, writing `capture`: the equivalent of
+    `memray run --quiet --force --output CAPTURE -m`, without its command line's imports
+    (see experiments/passes/tracked.py)."""
+    return [sys.executable, "-m", "experiments.passes.tracked", str(capture)]
 
 
 def read_capture(capture: Path) -> MemoryReading:

@@ -7,9 +7,10 @@ shuffled with the run's seed.
   its geometric mean duration (log scale, `contract.ranking.geometric_interval`) lies within
   +-TARGET percent in both phases, after at least MIN_ROUNDS rounds. A strategy also stops at
   MAX_REPEAT rounds, after a round in which it failed every pass, or when the run's BUDGET
-  (seconds since this server's rounds started) would be passed by the next round, estimated from the last
-  passes of the strategies still running. Every strategy runs in the first round whatever the
-  budget. Reference rows (the floor) run in every round, so every round is a block in which
+  (seconds since this server's rounds started) would be passed by the next round, estimated from
+  the last passes of the strategies still running: then the costliest strategies stop first
+  ("budget") and the cheap ones, whose intervals are the widest relative to their duration, go on
+  while they fit. Every strategy runs in the first round whatever the budget. Reference rows (the floor) run in every round, so every round is a block in which
   each strategy's ratio to the floor can be formed.
 Like pyperf, a strategy whose coefficient of variation stays above UNSTABLE_CV is reported
 unstable.
@@ -75,11 +76,7 @@ class Schedule:
             if not any(not s.is_reference for s in active):
                 active = []
             elif number > 1:
-                estimate = sum(self.last_pass_s.get(s.name, 0.0) for s in active)
-                if self.clock() - self.started + estimate > self.settings.budget:
-                    for s in active:
-                        self.stopped.setdefault(s.name, "budget")
-                    active = []
+                active = self._within_budget(active)
         if not active:
             for s in self.strategies:
                 self.stopped.setdefault(s.name, "fixed count" if not self.auto else "others done")
@@ -90,6 +87,23 @@ class Schedule:
         order = list(active)
         random.Random(f"{self.seed}:{self.label}:{number}").shuffle(order)
         return order
+
+    def _within_budget(self, active: list[Strategy]) -> list[Strategy]:
+        """The active strategies whose next round still fits the budget: while the round's
+        estimate (each strategy's last passes) overruns, the costliest strategy stops ("budget"),
+        so the cheap strategies, the noisiest relative to their duration, keep gaining repeats.
+        The round is empty when not even the floor and one strategy fit."""
+        left = self.settings.budget - (self.clock() - self.started)
+        kept = sorted(active, key=lambda s: (s.is_reference, -self.last_pass_s.get(s.name, 0.0)))
+        while kept and sum(self.last_pass_s.get(s.name, 0.0) for s in kept) > left:
+            if kept[0].is_reference:
+                break
+            self.stopped.setdefault(kept.pop(0).name, "budget")
+        if not any(not s.is_reference for s in kept) or sum(self.last_pass_s.get(s.name, 0.0) for s in kept) > left:
+            for s in kept:
+                self.stopped.setdefault(s.name, "budget")
+            return []
+        return [s for s in active if s in kept]
 
     def record(self, row: PassRow) -> None:
         self.this_round_s[row.strategy] += row.pass_s or 0.0
