@@ -46,10 +46,12 @@ def setup_section(manifests: dict[str, dict]) -> list[str]:
         f"- **PostgreSQL:** {'; '.join(versions) or '?'}, a fresh server per run, server settings "
         "as recorded in each run's manifest (defaults unless `--pg-setting`).",
         "- **Packages:** " + ", ".join(f"{p} {installed[p]}" for p in PACKAGES if p in installed) + ".",
-        "- **Method:** every pass (strategy x phase x repeat) runs twice from the same canonical "
-        "starting state, each time in a fresh process: under `memray run` for peak memory, and "
-        "plainly for the duration of `main()`; both must write exactly the expected values "
-        "(checksum of every column of every row). Strategy order is shuffled per repeat.",
+        "- **Method:** every pass (strategy x phase x repeat) runs from the same canonical "
+        "starting state in a fresh process, timed over `main()`; in the first repeat (or more with "
+        "`--memory-repeats`) it runs once more beforehand, in a process of its own under memray's "
+        "tracker, for peak memory. Every process must write exactly the expected values "
+        "(checksum of every column of every row). Strategy order is shuffled per repeat; durations "
+        f"are summarised as geometric means with their {DURATION_INTERVAL}.",
         "",
     ]
     return lines

@@ -18,15 +18,20 @@ PARTS = (  # (column, label, colour index in the colour-blind palette, hatch)
 )
 
 
+TICK_S = 0.01  # the kernel accounts a process's CPU time in clock ticks (USER_HZ = 100)
+
+
 def shares(row) -> tuple[list[float], bool]:
-    """The three parts as fractions of the duration, and whether CPU exceeded the duration
-    (work in parallel: threads, or client and server busy at once); then the CPU parts are
-    shares of their sum and nothing is left for waiting."""
+    """The three parts as fractions of the duration, and whether CPU clearly exceeded the
+    duration (work in parallel: threads, or client and server busy at once). When the CPU parts
+    add up to more than the duration they are shares of their sum and nothing is left for
+    waiting; only an excess beyond the accounting's resolution (a tick per server process, and
+    10%) counts as parallel work."""
     client, server = max(row.median_client_cpu_s, 0.0), max(row.median_server_cpu_s, 0.0)
     duration = row.median_duration
     if client + server > duration:
         total = client + server
-        return [client / total, server / total, 0.0], True
+        return [client / total, server / total, 0.0], total > 1.1 * duration + 2 * TICK_S
     return [client / duration, server / duration, 1 - (client + server) / duration], False
 
 
@@ -64,6 +69,6 @@ def time_split_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None
     fig.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False,
                fontsize=7.5)
     fig.subplots_adjust(wspace=0.35, top=1 - 0.55 / (0.9 + 0.3 * len(order)))
-    _provenance(fig, provenance + " · medians of successful passes; 'CPU > wall': CPU parts as shares "
-                "of their sum (work ran in parallel)")
+    _provenance(fig, provenance + " · medians of successful passes; CPU time is counted in 10 ms ticks; "
+                "'CPU > wall': CPU beyond the duration (work ran in parallel), parts as shares of their sum")
     return fig

@@ -33,12 +33,28 @@ def read_env_file(path: Path) -> dict[str, str]:
         if not match:
             raise UsageError(f"{path.name} line {number}: expected KEY=value, got {line.strip()!r}")
         key, value = match.groups()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        elif " #" in value:
-            value = value.split(" #", 1)[0].rstrip()
-        values[key] = value
+        values[key] = _value(value)
     return values
+
+
+def _value(text: str) -> str:
+    """The value of `KEY=text`: a quoted string (a comment may follow it), else the text up to
+    a ` #` comment; `KEY=  # comment` is empty, as in every dotenv dialect."""
+    if text[:1] in ("'", '"'):
+        end = text.find(text[0], 1)
+        rest = text[end + 1:].strip() if end > 0 else "x"
+        if not rest or rest.startswith("#"):
+            return text[1:end]
+    if text.startswith("#"):
+        return ""
+    return text.split(" #", 1)[0].rstrip()
+
+
+def env_line(key: str, value: str, comment: str = "") -> str:
+    """`KEY=value  # comment`, quoted when needed, so that read_env_file gives `value` back."""
+    if value != value.strip() or any(c in value for c in "#'\""):
+        value = ("'" + value + "'") if '"' in value else ('"' + value + '"')
+    return f"{key}={value}" + (f"  # {comment}" if comment else "")
 
 
 def in_repo(value: str | Path) -> Path:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from contract import ENV_PREFIX, REPO_ROOT
-from contract.envfile import in_repo, read_env_file
+from contract.envfile import env_line, in_repo, read_env_file
 from contract.errors import UsageError
 from experiments.urls import redact_dsn, sqlalchemy_url
 
@@ -181,7 +181,7 @@ class Settings:
 
     def as_env_lines(self, resolved: Mapping[str, str] | None = None) -> list[str]:
         """`as_env` as `.env` lines (config.env), each with its source as a comment."""
-        return [f"{name}={value}  # {source}" for name, (value, source) in self.as_env(resolved).items()]
+        return [env_line(name, value, source) for name, (value, source) in self.as_env(resolved).items()]
 
 
 def load_settings(

@@ -52,6 +52,20 @@ def test_env_file_quotes_and_comments(tmp_path):
     path = tmp_path / ".env"
     path.write_text("# comment\nA='x y'\nB=\"z\"\nexport C=3  # trailing\nD=\n")
     assert read_env_file(path) == {"A": "x y", "B": "z", "C": "3", "D": ""}
+    path.write_text("E=  # from .env_dist\nF='a #b'  # note\nG=\"q\"x\n")
+    assert read_env_file(path) == {"E": "", "F": "a #b", "G": '"q"x'}
+
+
+def test_config_env_round_trips_as_a_dotenv(root):
+    """A run folder's config.env, copied to .env, gives the run's settings back (issue 13)."""
+    cli = {"TOTAL_ITEMS": "1234", "PG_SETTINGS": "work_mem=8MB;jit=off", "STRATEGIES": "a,b",
+           "SEED": "77", "BUDGET": "90"}
+    settings = load_settings(cli, environ={}, root=root)
+    (root / ".env").write_text("\n".join(settings.as_env_lines({"SEED": "77"})) + "\n")
+    again = load_settings({}, environ={}, root=root)
+    assert {k: v for k, (v, _) in again.as_env().items()} == {k: v for k, (v, _) in settings.as_env().items()}
+    assert again.items == 1234 and again.seed == 77 and again.strategies == settings.strategies
+    assert "" in {v for v, _ in again.as_env().values()}  # empty values stay empty, not '# from ...'
 
 
 @pytest.mark.parametrize("dsn, expected", [

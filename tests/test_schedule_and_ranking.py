@@ -80,13 +80,23 @@ def test_when_the_budget_runs_short_the_costliest_stop_first_and_the_cheap_go_on
     cost = {"floor": 0.5, "costly": 10.0, "cheap": 1.0}.get
     schedule = Schedule([FLOOR, costly, cheap], settings(budget=60, max_repeat=15), 1, "s",
                         clock=lambda: clock[0])
-    rounds = play(schedule, lambda name, number: 1.0 + (number % 2) * 0.5, clock, cost)  # never settles
+    rounds = play(schedule, lambda name, number: 0.1 if name == "floor" else 1.0 + (number % 2) * 0.5,
+                  clock, cost)  # never settles
     report = schedule.report()
     # a round of all three costs 23 s: two fit in 60 s; then only the floor and `cheap` (3 s a round)
     assert rounds[:2] == [["cheap", "costly", "floor"]] * 2 and report["costly"]["repeats"] == 2
     assert report["costly"]["stopped"] == "budget" and all(r == ["cheap", "floor"] for r in rounds[2:])
     assert report["cheap"]["repeats"] == len(rounds) == 2 + (60 - 46) // 3
     assert clock[0] <= 60
+
+
+def test_settled_means_its_x_floor_is_pinned_down_not_only_its_own_duration():
+    """Steady against a floor that jumps by 30% between rounds: its own durations agree to 0.1%,
+    its ratio to the floor does not, so it is not settled after MIN_ROUNDS."""
+    schedule = Schedule([FLOOR, STEADY], settings(max_repeat=6, budget=10_000), 1, "s")
+    play(schedule, lambda name, number: 0.1 * (1.3 if number % 2 else 1.0) if name == "floor" else 0.5)
+    report = schedule.report()["steady"]
+    assert report["cv_pct"]["insert"] == 0 and report["repeats"] == 6 and report["stopped"] == "max repeats"
 
 
 def blocks(durations: dict[str, list[float]]):

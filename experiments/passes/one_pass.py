@@ -182,7 +182,8 @@ class PassRunner:
         if self.statements_schema:
             server_stats.reset_statements(conn, self.statements_schema)
         before = server_stats.snapshot(conn)
-        cpu_before = self.target.cpu_seconds()
+        harness = (conn.info.backend_pid,)  # its snapshot and settle queries are not the pass's
+        cpu_before = self.target.cpu_seconds(excluding=harness)
         with (contention.contender(self.target.dsn, s.items, self.scratch, name + "-contender")
               if contended else nullcontext({})) as rival:
             timed = self._worker(strategy, phase, [sys.executable, "-m"], name,
@@ -191,7 +192,7 @@ class PassRunner:
         with self._spending("settle_s"):  # the pass's backends exit: their CPU time is then counted
             after = server_stats.settle(conn, self.backend_filter, before,
                                         0 if timed.error or contended else 2 * s.items)
-        cpu_after = self.target.cpu_seconds()
+        cpu_after = self.target.cpu_seconds(excluding=harness)
         statements = (server_stats.statements(conn, self.statements_schema)  # before verify's queries
                       if self.statements_schema else None)
         if contended:

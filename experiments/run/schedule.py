@@ -3,9 +3,12 @@
 A round (a repeat, a block) runs every chosen strategy once, insert then update, in an order
 shuffled with the run's seed.
 - `--repeat N`: N rounds of every strategy.
-- `--repeat auto` (the default): rounds until each strategy is settled: the 95% t-interval of
-  its geometric mean duration (log scale, `contract.ranking.geometric_interval`) lies within
-  +-TARGET percent in both phases, after at least MIN_ROUNDS rounds. A strategy also stops at
+- `--repeat auto` (the default): rounds until each strategy is settled: the interval the
+  summary publishes, the 95% t-interval of its `x floor` (the geometric mean of its
+  within-round ratios to the floor, `contract.ranking.geometric_interval`; without a floor, of
+  its duration), lies within +-TARGET percent in both phases, after at least MIN_ROUNDS rounds.
+  The floor's own noise is in that interval: a strategy steadier than a noisy floor still
+  needs the rounds that pin its ratio down. A strategy also stops at
   MAX_REPEAT rounds, after a round in which it failed every pass, or when the run's BUDGET
   (seconds since this server's rounds started) would be passed by the next round, estimated from
   the last passes of the strategies still running: then the costliest strategies stop first
@@ -42,7 +45,8 @@ class Schedule:
         self.seed, self.label, self.clock = seed, label, clock
         self.started = clock()  # reset by start() when the first round is about to run
         self.round = 0
-        self.durations: dict[tuple[str, str], list[float]] = defaultdict(list)
+        self.durations: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)  # round -> s
+        self.reference = next((s.name for s in strategies if s.is_reference), None)
         self.rounds_run: dict[str, int] = defaultdict(int)
         self.failed_this_round: dict[str, int] = defaultdict(int)
         self.last_pass_s: dict[str, float] = {}  # seconds its passes took in its last round
@@ -108,7 +112,7 @@ class Schedule:
     def record(self, row: PassRow) -> None:
         self.this_round_s[row.strategy] += row.pass_s or 0.0
         if row.success and row.duration_s:
-            self.durations[(row.strategy, row.phase)].append(row.duration_s)
+            self.durations[(row.strategy, row.phase)][self.round] = row.duration_s
         else:
             self.failed_this_round[row.strategy] += 1
 
@@ -133,15 +137,21 @@ class Schedule:
         return name in self.this_round_s
 
     def half_width(self, strategy: str, phase: str) -> float:
-        """Half-width of the 95% interval of the geometric mean, percent of it (inf below 2 values)."""
-        values = self.durations.get((strategy, phase), [])
-        if len(values) < 2:
+        """Half-width of the 95% interval of its x floor (its duration's, for the floor itself or
+        without one), percent of the central value (inf below 2 values)."""
+        values = self.durations.get((strategy, phase), {})
+        floor = self.durations.get((self.reference, phase), {}) if self.reference != strategy else None
+        if floor is None:
+            logs = [math.log(v) for v in values.values()]
+        else:
+            logs = [math.log(v / floor[r]) for r, v in values.items() if r in floor]
+        if len(logs) < 2:
             return math.inf
-        mean, low, high = geometric_interval([math.log(v) for v in values])
+        mean, low, high = geometric_interval(logs)
         return 100 * max(high / mean - 1, 1 - low / mean)
 
     def cv(self, strategy: str, phase: str) -> float | None:
-        values = self.durations.get((strategy, phase), [])
+        values = list(self.durations.get((strategy, phase), {}).values())
         return statistics.stdev(values) / statistics.mean(values) if len(values) > 1 else None
 
     def unstable(self) -> list[tuple[str, str, float]]:

@@ -96,8 +96,9 @@ class Target:
     details: dict = field(default_factory=dict)
     # why the server is gone ("" while it is up); by default: can we still connect?
     gone: Callable[[], str] | None = field(default=None, repr=False)
-    # CPU seconds all the server's processes used so far (None: cannot be known, see details)
-    cpu_seconds: Callable[[], float | None] = field(default=lambda: None, repr=False)
+    # CPU seconds all the server's processes used so far, but for the live backends whose pids
+    # are given where the server can tell them apart (None: cannot be known, see details)
+    cpu_seconds: Callable[..., float | None] = field(default=lambda excluding=(): None, repr=False)
 
     def lost(self) -> str:
         """One line saying why the server went away, or "" when it still answers."""
@@ -157,7 +158,8 @@ def _cluster_target(spec: ServerSpec, bin_dir: Path, label: str, options: Server
                             "ran_from": str(cluster.bin_dir), "authentication": "scram-sha-256",
                             "data_dir_filesystem": filesystem_of(cluster.data_dir),
                             "server_cpu": "the kernel's accounting of the postmaster and its children "
-                                          "(live and exited), read with psutil",
+                                          "(live and exited), read with psutil, less the harness's own "
+                                          "backend",
                             "lost": cluster.lost, "cpu_seconds": cluster.cpu_seconds}
 
 
@@ -202,7 +204,7 @@ def open_target(spec: ServerSpec, run_id: str, log_dir: Path | None = None,
         with _admin(dsn, spec.label) as conn:
             info = describe_server(conn)
         gone = details.pop("lost", None)
-        cpu_seconds = details.pop("cpu_seconds", lambda: None)
+        cpu_seconds = details.pop("cpu_seconds", lambda excluding=(): None)
         info.update(details, requested_settings=options.settings)
         yield Target(spec.kind, spec.label, with_params(dsn, **params), "public",
                      info["server_version"], info, gone, cpu_seconds)

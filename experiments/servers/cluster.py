@@ -28,6 +28,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Collection
 from contextlib import suppress
 from pathlib import Path
 
@@ -214,17 +215,20 @@ class Cluster:
         how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
         return f"{self.label} stopped ({how}): {self.log_tail()}"
 
-    def cpu_seconds(self) -> float | None:
+    def cpu_seconds(self, excluding: Collection[int] = ()) -> float | None:
         """CPU time (user + system) of every process of this server so far, from the kernel's
         own accounting: the postmaster's, its live children's (backends, checkpointer, WAL
         writer, ...), and that of children that exited (the kernel adds a reaped child's time to
-        its parent's children times). None when the server is gone."""
+        its parent's children times); live children in `excluding` (the harness's own backend,
+        whose bookkeeping queries are not the pass's work) left out. None when the server is gone."""
         if self.process is None or self.process.poll() is not None:
             return None
         try:
             postmaster = psutil.Process(self.process.pid)
             live = 0.0
             for child in postmaster.children():
+                if child.pid in excluding:
+                    continue
                 with suppress(psutil.Error):  # exited meanwhile: now in the children times
                     times = child.cpu_times()
                     live += times.user + times.system

@@ -148,8 +148,9 @@ def container(major: str, run_id: str, settings: dict[str, str] | None = None) -
         dsn = f"postgresql://postgres:{password}@127.0.0.1:{port}/postgres"
         yield dsn, {"image": image.reference, "image_checked": image.checked,
                     "container": started.name, "host_port": int(port),
-                    "server_cpu": "the container's cgroup CPU usage, from the Docker engine's stats",
-                    "cpu_seconds": lambda: cgroup_cpu_seconds(started)}
+                    "server_cpu": "the container's cgroup CPU usage, from the Docker engine's stats "
+                                  "(the harness's own backend included)",
+                    "cpu_seconds": lambda excluding=(): cgroup_cpu_seconds(started)}
     finally:
         if started is not None:
             try:
