@@ -57,10 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--items", type=_items, help="only passes with this many items")
         sub.add_argument("--sweep", help="only the runs of this sweep id, or 'latest'")
         sub.add_argument("--results-dir", help="where the run folders are (RESULTS_DIR)")
+        sub.add_argument("--allow-mixed", action="store_true",
+                         help="pool runs of different commits, Python versions or lock files "
+                              "(default: only the newest run's)")
         if name == "figures":
             sub.add_argument("--out", default="figures", help="output folder (default figures/)")
     commands.add_parser("graph", help="the original's name for `figures`").set_defaults(
-        runs=None, since=None, items=None, results_dir=None, out="figures", sweep=None)
+        runs=None, since=None, items=None, results_dir=None, out="figures", sweep=None, allow_mixed=False)
 
     compare = commands.add_parser("compare", help="compare two runs (or two servers of one run)")
     compare.add_argument("a", help="run id or glob, optionally RUN:SERVER (e.g. RUN:embedded:16)")
@@ -78,7 +81,8 @@ def _figures(args: argparse.Namespace) -> int:
     out = in_repo(args.out)
     started = time.perf_counter()
     written = build(results_dir(args.results_dir), out, args.runs, args.since, args.items,
-                    echo=lambda line: print(line, file=sys.stderr), sweep=args.sweep)
+                    echo=lambda line: print(line, file=sys.stderr), sweep=args.sweep,
+                    allow_mixed=args.allow_mixed)
     for path in written:
         print(path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path)
     print(f"{len(written)} files in {out} ({time.perf_counter() - started:.1f} s)", file=sys.stderr)
@@ -91,7 +95,8 @@ def _table(args: argparse.Namespace) -> int:
     from analysis.load import load_runs
 
     loaded = load_runs(results_dir(args.results_dir), args.runs, args.since, args.items,
-                       warn=lambda line: print(line, file=sys.stderr), sweep=args.sweep)
+                       warn=lambda line: print(line, file=sys.stderr), sweep=args.sweep,
+                       allow_mixed=args.allow_mixed)
     table = aggregate(loaded.passes)
     if args.command == "correlate":
         table = correlate(table)

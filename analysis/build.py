@@ -63,13 +63,15 @@ def provenance(loaded: Loaded, passes: pd.DataFrame) -> str:
     commits = sorted({(m.get("git", {}).get("commit") or "unknown")[:7]
                       + ("+" if m.get("git", {}).get("dirty") else "") for m in manifests})
     dates = sorted({(m.get("started_at") or "")[:10] for m in manifests} - {""})
-    repeats = passes.groupby(["strategy", "phase", "items", "threads", "pg_version"]).size().max()
+    counts = passes.groupby(["strategy", "phase", "items", "threads", "pg_version", "backend"]).size()
+    repeats = f"{counts.min()}" if counts.min() == counts.max() else f"{counts.min()}-{counts.max()}"
     python = sorted({m.get("machine", {}).get("python", "?") for m in manifests})
     date_text = dates[0] if len(dates) == 1 else f"{dates[0]}..{dates[-1]}" if dates else "?"
+    ids = ", ".join(run_ids) if len(run_ids) <= 2 else f"{run_ids[0]} .. {run_ids[-1]} ({len(run_ids)} runs)"
     return (f"commit {', '.join(commits)} · PostgreSQL {_values(passes['pg_version'].astype(str))} "
             f"({_values(passes['backend'])}{_variants(passes)}) · {_values(passes['items'], lambda v: f'{int(v):,}')} items · "
             f"{_values(passes['threads'], lambda v: str(int(v)))} threads · {repeats} repeats · "
-            f"runs {date_text} ({len(run_ids)}) · {_values(passes['machine'])} · Python {', '.join(python)}")
+            f"run {ids}, {date_text} · {_values(passes['machine'])} · Python {', '.join(python)}")
 
 
 class Output:
@@ -170,8 +172,9 @@ def _scaling_figures(out: Output, loaded: Loaded, passes, aggregated, growths, s
 
 
 def build(results_dir: Path, out_dir: Path, runs: str | None = None, since: str | None = None,
-          items: int | None = None, echo=print, sweep: str | None = None) -> list[Path]:
-    loaded = load_runs(results_dir, runs, since, items, warn=echo, sweep=sweep)
+          items: int | None = None, echo=print, sweep: str | None = None,
+          allow_mixed: bool = False) -> list[Path]:
+    loaded = load_runs(results_dir, runs, since, items, warn=echo, sweep=sweep, allow_mixed=allow_mixed)
     passes = loaded.passes.sort_values(["run_id", "server", "repeat", "order", "phase"]
                                        if "order" in loaded.passes else ["run_id", "repeat"],
                                        kind="stable").reset_index(drop=True)
@@ -195,7 +198,8 @@ def build(results_dir: Path, out_dir: Path, runs: str | None = None, since: str 
                           "dirty": m.get("git", {}).get("dirty")} for run_id, m in selected.items()},
         "configurations": [dict(zip(CONFIG_COLUMNS, map(str, c))) for c in by_config],
         "skipped": loaded.skipped,
-        "selection": {"runs": runs, "since": since, "items": items, "sweep": sweep},
+        "selection": {"runs": runs, "since": since, "items": items, "sweep": sweep,
+                      "allow_mixed": allow_mixed},
     }
     out.text("manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     out.text("REPORT.md", build_report(selected, aggregated, pairs, by_config, versions, scaling, growths,

@@ -5,11 +5,18 @@ backend, variant (contention mode, non-default server settings) and machine (CPU
 memory). Every table and figure groups by it.
 A results.csv that cannot be read is reported by name and skipped; runs can be picked by id
 (or glob), by start date and by item count.
+
+Runs are pooled only when they share a **lineage**: the same commit, the same uncommitted
+changes (a dirty run's git.diff), the same Python minor version and the same lock file. Runs of
+different lineages measure different code or packages (the lock resolves other SQLAlchemy and
+pandas releases on other Pythons): unless `allow_mixed`, only the newest run's lineage is kept
+and the others are named in one warning line each.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -28,7 +35,27 @@ COMPREHENSIBILITY = ["loc", "complexity", "apis", "raw_sql"]  # from the run's m
 class Loaded:
     passes: pd.DataFrame
     manifests: dict[str, dict]
-    skipped: list[str] = field(default_factory=list)  # one line per unreadable run
+    skipped: list[str] = field(default_factory=list)  # one line per unreadable or unpooled run
+
+
+def lineage(folder: Path, manifest: dict) -> tuple[str, str, str]:
+    """(commit[+diff hash], Python major.minor, lock hash) of a run: what must match to pool it."""
+    git = manifest.get("git", {})
+    commit = (git.get("commit") or "unknown")[:12]
+    if git.get("dirty"):
+        try:
+            diff = (folder / "git.diff").read_bytes()
+        except OSError:
+            diff = folder.name.encode()  # unknown changes: pooled with nothing
+        commit += "+" + hashlib.sha256(diff).hexdigest()[:8]
+    python = ".".join(str(manifest.get("machine", {}).get("python", "?")).split(".")[:2])
+    lock = (manifest.get("packages", {}).get("lock_sha256") or "?")[:12]
+    return commit, python, lock
+
+
+def describe_lineage(key: tuple[str, str, str]) -> str:
+    commit, python, lock = key
+    return f"commit {commit}, Python {python}, lock {lock}"
 
 
 def variant_label(manifest: dict) -> str:
@@ -91,14 +118,15 @@ def _select(folders: list[Path], runs: str | None, since: str | None) -> list[Pa
 
 
 def load_runs(results_dir: Path, runs: str | None = None, since: str | None = None,
-              items: int | None = None, warn=print, sweep: str | None = None) -> Loaded:
+              items: int | None = None, warn=print, sweep: str | None = None,
+              allow_mixed: bool = False) -> Loaded:
     if not results_dir.is_dir():
         raise UsageError(f"no results folder {results_dir}: run `make bench` first")
     folders = sorted(p for p in results_dir.iterdir() if (p / "results.csv").exists())
     if not folders:
         raise UsageError(f"no runs in {results_dir}: run `make bench` first")
     folders = _select(folders, runs, since)
-    frames, manifests, skipped = [], {}, []
+    frames, manifests, skipped, lineages = [], {}, [], {}
     for folder in folders:
         try:
             frame, manifest = _read_run(folder)
@@ -111,6 +139,7 @@ def load_runs(results_dir: Path, runs: str | None = None, since: str | None = No
             continue
         frames.append(frame)
         manifests[folder.name] = manifest
+        lineages[folder.name] = lineage(folder, manifest)
     if sweep:
         ids = sorted({(m.get("sweep") or {}).get("id") for m in manifests.values()} - {None})
         wanted = ids[-1] if sweep == "latest" and ids else sweep
@@ -120,6 +149,15 @@ def load_runs(results_dir: Path, runs: str | None = None, since: str | None = No
         if not frames:
             raise UsageError(f"no runs of sweep {sweep!r} in {results_dir}"
                              + (f" (sweeps: {', '.join(ids)})" if ids else " (no sweep has run)"))
+    if frames and not allow_mixed and len(set(lineages[r] for r in manifests)) > 1:
+        newest = lineages[max(manifests)]
+        for run_id in sorted(r for r in manifests if lineages[r] != newest):
+            line = (f"not pooled: {run_id} ({describe_lineage(lineages[run_id])}) differs from the newest "
+                    f"run's {describe_lineage(newest)}; pick runs with --runs, or pass --allow-mixed")
+            skipped.append(line)
+            warn(line)
+        frames = [f for f in frames if lineages[f["run_id"].iloc[0]] == newest]
+        manifests = {r: m for r, m in manifests.items() if lineages[r] == newest}
     if not frames:
         raise UsageError(f"no readable runs in {results_dir} match"
                          + (f" --runs {runs}" if runs else "") + (f" --since {since}" if since else ""))

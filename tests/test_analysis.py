@@ -21,7 +21,8 @@ from conftest import run_cli
 
 
 def make_run(results, run_id, durations, items=1000, threads=4, pg="18.4", memory=None,
-             failures=(), cpu="Test CPU", config=None):
+             failures=(), cpu="Test CPU", config=None, commit="abcdef1234567", dirty=False, python="3.11.7",
+             diff=""):
     """A run folder whose passes have the given durations: {(strategy, phase): [seconds...]}."""
     folder = results / run_id
     folder.mkdir(parents=True)
@@ -44,11 +45,13 @@ def make_run(results, run_id, durations, items=1000, threads=4, pg="18.4", memor
                     "seed": 1, "server": f"embedded:{pg[:2]}", "started_at": "2026-01-01T00:00:00+00:00",
                 })
     manifest = {"run_id": run_id, "started_at": "2026-01-02T03:04:05+00:00",
-                "git": {"commit": "abcdef1234567", "dirty": False},
-                "machine": {"cpu_model": cpu, "cpu_count": 2, "memory_gb": 8, "python": "3.11.7"},
-                "servers": [{"version": f"PostgreSQL {pg}"}], "packages": {"installed": {}},
+                "git": {"commit": commit, "dirty": dirty},
+                "machine": {"cpu_model": cpu, "cpu_count": 2, "memory_gb": 8, "python": python},
+                "servers": [{"version": f"PostgreSQL {pg}"}],
+                "packages": {"installed": {}, "lock_sha256": "0123456789abcdef"},
                 "config": config or {"CONTENTION": "0", "PG_SETTINGS": ""}}
     (folder / "manifest.json").write_text(json.dumps(manifest))
+    (folder / "git.diff").write_text(diff)
     return folder
 
 
@@ -162,6 +165,22 @@ def test_run_selection(tmp_path):
     assert set(load_runs(results, items=1000).passes["duration_s"]) == {1.0}
     with pytest.raises(UsageError, match="no passes with --items 7"):
         load_runs(results, items=7)
+
+
+def test_runs_of_different_code_or_python_are_not_pooled_unless_asked(tmp_path):
+    results = tmp_path / "r"
+    make_run(results, "20260101-000000-aaaa", {("a", "insert"): [1.0]}, commit="1111111aaaaaa")
+    make_run(results, "20260102-000000-bbbb", {("a", "insert"): [2.0]}, python="3.12.1")
+    make_run(results, "20260103-000000-cccc", {("a", "insert"): [3.0]}, dirty=True, diff="x")
+    make_run(results, "20260104-000000-dddd", {("a", "insert"): [4.0]}, dirty=True, diff="y")
+    make_run(results, "20260105-000000-eeee", {("a", "insert"): [5.0]}, dirty=True, diff="y")
+    warnings = []
+    loaded = load_runs(results, warn=warnings.append)
+    assert sorted(loaded.passes["duration_s"]) == [4.0, 5.0]  # the newest run's lineage only
+    assert len(warnings) == 3 and all("not pooled" in w and "--allow-mixed" in w for w in warnings)
+    assert "Python 3.12" in next(w for w in warnings if "bbbb" in w)
+    assert sorted(load_runs(results, allow_mixed=True).passes["duration_s"]) == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert sorted(load_runs(results, runs="*aaaa").passes["duration_s"]) == [1.0]  # chosen alone: fine
 
 
 def test_corrupted_results_are_named_and_skipped(tmp_path):
