@@ -13,7 +13,7 @@ NOX_DEP := $(NOX)
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help bench test test-fast figures clean describe lock
+.PHONY: help bench sweep test test-fast figures publish compare clean describe lock
 
 help: ## show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -22,14 +22,23 @@ help: ## show the targets
 bench: $(NOX_DEP) ## run every strategy (embedded PostgreSQL) into results/<run_id>/
 	$(NOX) -s bench -- $(ARGS)
 
+sweep: $(NOX_DEP) ## run a grid: make sweep ARGS="--items 1000,10000 --threads 1,4"
+	$(NOX) -s sweep -- $(ARGS)
+
 test: $(NOX_DEP) ## run the test suite against a real PostgreSQL it starts itself
 	$(NOX) -s tests -- $(ARGS)
 
 test-fast: $(NOX_DEP) ## the quick lane: every test not marked slow (under 2 minutes)
 	$(NOX) -s tests -- -m "not slow" $(ARGS)
 
-figures: $(NOX_DEP) ## turn every run under results/ into figures/ (CSV, PNG, SVG, REPORT.md)
+figures: $(NOX_DEP) ## rebuild the published sets in figures/ and draw your runs into figures/latest/
 	$(NOX) -s figures -- $(ARGS)
+
+publish: $(NOX_DEP) ## copy runs into figures/NAME/runs and draw them: make publish ARGS="main"
+	$(NOX) -s publish -- $(ARGS)
+
+compare: $(NOX_DEP) ## compare two runs: make compare ARGS="RUN_A RUN_B"
+	$(NOX) -s compare -- $(ARGS)
 
 clean: $(NOX_DEP) ## remove run folders, captures and leftover servers (never figures/)
 	$(NOX) -s clean -- $(ARGS)

@@ -63,6 +63,13 @@ def figures(session: nox.Session) -> None:
 
 
 @nox.session
+def publish(session: nox.Session) -> None:
+    """Copy runs into figures/NAME/runs and draw the set: nox -s publish -- main [--runs IDS]."""
+    install_locked(session)
+    session.run("python", "-m", "analysis", "publish", *session.posargs)
+
+
+@nox.session
 def describe(session: nox.Session) -> None:
     """Print the strategy catalogue as Markdown."""
     install_locked(session)

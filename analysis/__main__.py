@@ -1,4 +1,4 @@
-"""`python -m analysis <command>`: figures (graph), aggregate, correlate, compare.
+"""`python -m analysis <command>`: figures (graph), publish, aggregate, correlate, compare.
 
 The analysis reads run folders (results.csv, manifest.json) and nothing of the harness.
 `python -m experiments figures ...` (and the other names) still works: the harness hands these
@@ -15,7 +15,7 @@ import time
 
 from contract import REPO_ROOT
 from contract.envfile import in_repo, results_dir
-from contract.errors import OneLineParser, exit_status
+from contract.errors import OneLineParser, UsageError, exit_status
 
 
 def _items(text: str) -> int:
@@ -61,9 +61,16 @@ def build_parser() -> argparse.ArgumentParser:
                          help="pool runs of different commits, Python versions or lock files "
                               "(default: only the newest run's)")
         if name == "figures":
-            sub.add_argument("--out", default="figures", help="output folder (default figures/)")
+            sub.add_argument("--out", help="draw the selected runs into this folder only (default: "
+                                            "every published set under figures/ rebuilt from its own "
+                                            "runs, and your runs into figures/latest/)")
     commands.add_parser("graph", help="the original's name for `figures`").set_defaults(
-        runs=None, since=None, items=None, results_dir=None, out="figures", sweep=None, allow_mixed=False)
+        runs=None, since=None, items=None, results_dir=None, out=None, sweep=None, allow_mixed=False)
+    publish = commands.add_parser("publish", help="copy runs into figures/NAME/runs and draw the set there")
+    publish.add_argument("name", help="the set's folder under figures/ (e.g. main, sweep)")
+    publish.add_argument("--runs", help="run ids or globs, comma-separated (default: the newest "
+                                        "run's lineage: same commit, Python and lock file)")
+    publish.add_argument("--results-dir", help="where the run folders are (RESULTS_DIR)")
 
     compare = commands.add_parser("compare", help="compare two runs (or two servers of one run)")
     compare.add_argument("a", help="run id or glob, optionally RUN:SERVER (e.g. RUN:embedded:16)")
@@ -75,18 +82,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _figures(args: argparse.Namespace) -> int:
-    from analysis.build import build
+def _echo(line: str) -> None:
+    print(line, file=sys.stderr)
 
-    out = in_repo(args.out)
-    started = time.perf_counter()
-    written = build(results_dir(args.results_dir), out, args.runs, args.since, args.items,
-                    echo=lambda line: print(line, file=sys.stderr), sweep=args.sweep,
-                    allow_mixed=args.allow_mixed)
+
+def _listed(written, out, started: float) -> int:
     for path in written:
         print(path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path)
     print(f"{len(written)} files in {out} ({time.perf_counter() - started:.1f} s)", file=sys.stderr)
     return 0
+
+
+def _figures(args: argparse.Namespace) -> int:
+    from analysis.build import build
+    from analysis.publish import FIGURES, LATEST, rebuild_all
+
+    started = time.perf_counter()
+    chosen = args.runs or args.since or args.items or args.sweep or args.out or args.results_dir
+    written = [] if chosen else rebuild_all(echo=_echo)
+    source = results_dir(args.results_dir)
+    if chosen or (source.is_dir() and any((p / "results.csv").exists() for p in source.iterdir())):
+        written += build(source, in_repo(args.out) if args.out else FIGURES / LATEST, args.runs, args.since,
+                         args.items, echo=_echo, sweep=args.sweep, allow_mixed=args.allow_mixed)
+    elif not written:
+        raise UsageError(f"no runs in {source} and no published set under {FIGURES}: run `make bench` first")
+    return _listed(written, in_repo(args.out) if args.out else FIGURES, started)
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from analysis.publish import FIGURES, publish
+
+    started = time.perf_counter()
+    written = publish(args.name, results_dir(args.results_dir), args.runs, echo=_echo)
+    return _listed(written, FIGURES / args.name, started)
 
 
 def _table(args: argparse.Namespace) -> int:
@@ -95,7 +123,7 @@ def _table(args: argparse.Namespace) -> int:
     from analysis.load import load_runs
 
     loaded = load_runs(results_dir(args.results_dir), args.runs, args.since, args.items,
-                       warn=lambda line: print(line, file=sys.stderr), sweep=args.sweep,
+                       warn=_echo, sweep=args.sweep,
                        allow_mixed=args.allow_mixed)
     table = aggregate(loaded.passes)
     if args.command == "correlate":
@@ -126,6 +154,8 @@ def _run(args: argparse.Namespace) -> int:
         return _figures(args)
     if args.command == "compare":
         return _compare(args)
+    if args.command == "publish":
+        return _publish(args)
     return _table(args)
 
 

@@ -22,6 +22,7 @@ from analysis.correlate import correlate
 from analysis.load import (
     CONFIG_COLUMNS,
     Loaded,
+    config_label,
     config_slug,
     configurations,
     load_runs,
@@ -96,10 +97,13 @@ class Output:
         path.write_text(text)
         self.written.append(path)
 
-    def figure(self, fig, name: str) -> list[str]:
-        """Save `fig` (PNG + SVG) as `name`; [name], or [] when there was nothing to draw."""
+    def figure(self, fig, name: str, what: str = "") -> list[str]:
+        """Save `fig` as `name` under the headline `what` (its configuration); [name], or []
+        when there was nothing to draw."""
         if fig is None:
             return []
+        if what:
+            figures.headline(fig, what)
         self.written += figures.save(fig, self.folder, name)
         return [name]
 
@@ -120,14 +124,14 @@ def _configuration_figures(out: Output, loaded: Loaded, passes, aggregated, pair
         slug = config_slug(config) + (f"_m{number}" if several_machines else "")
         text = provenance(loaded, _rows_of(passes, config))
         table = _rows_of(aggregated, config)
-        names = []
+        names, what = [], config_label(config)
         for kind, draw in figures.FIGURES.items():
-            names += out.figure(draw(table, text), f"{kind}_{slug}")
-        names += out.figure(scaling_figures.speed_vs_code_figure(table, text), f"speed_vs_code_{slug}")
-        names += out.figure(time_figures.time_split_figure(table, text), f"time_split_{slug}")
+            names += out.figure(draw(table, text), f"{kind}_{slug}", what)
+        names += out.figure(scaling_figures.speed_vs_code_figure(table, text), f"speed_vs_code_{slug}", what)
+        names += out.figure(time_figures.time_split_figure(table, text), f"time_split_{slug}", what)
         for phase in ("insert", "update"):
             names += out.figure(figures.heatmap_figure(_rows_of(pairs, config), phase, text),
-                                f"heatmap_{phase}_{slug}")
+                                f"heatmap_{phase}_{slug}", what)
         by_config[config] = names
     return by_config
 
@@ -141,7 +145,9 @@ def _versions_figures(out: Output, loaded: Loaded, passes, aggregated) -> list[s
         if part[["pg_version", "backend"]].drop_duplicates().shape[0] > 1:
             rows = _where(passes, items=items, threads=threads, variant=variant, machine=machine)
             names += out.figure(figures.versions_figure(part, provenance(loaded, rows)),
-                                f"versions_items{int(items)}_threads{int(threads)}{variant_slug(variant)}")
+                                f"versions_items{int(items)}_threads{int(threads)}{variant_slug(variant)}",
+                                f"PostgreSQL versions: {int(items):,} items, {int(threads)} threads"
+                                + ("" if variant == "default" else f", {variant}") + f", {machine}")
     return names
 
 
@@ -160,14 +166,18 @@ def _scaling_figures(out: Output, loaded: Loaded, passes, aggregated, growths, s
         for metric, value, label in (("duration", "median_duration", "median duration per pass, seconds"),
                                      ("memory", "median_memory", "peak memory, MB (memray)")):
             fig = scaling_figures.versus_items(part, value, label, f"{metric} vs items", fits, metric, text)
-            names += out.figure(fig, f"scaling_{metric}_{slug}")
+            names += out.figure(fig, f"scaling_{metric}_{slug}",
+                                f"{metric.capitalize()} against items: {int(threads)} threads, PostgreSQL {pg} "
+                                f"({backend}{'' if variant == 'default' else ', ' + variant}), {machine}")
     if not speedups.empty:
         for (pg, backend, variant, machine), part in speedups.groupby(
                 ["pg_version", "backend", "variant", "machine"], sort=True):
             rows = _where(passes, pg_version=pg, backend=backend, variant=variant, machine=machine)
             rows = rows[rows["strategy"].isin(set(part["strategy"]))]
             names += out.figure(scaling_figures.speedup_figure(part, provenance(loaded, rows)),
-                                f"speedup_pg{pg}_{backend}{variant_slug(variant)}")
+                                f"speedup_pg{pg}_{backend}{variant_slug(variant)}",
+                                f"Speed-up with threads: PostgreSQL {pg} ({backend}"
+                                f"{'' if variant == 'default' else ', ' + variant}), {machine}")
     return names
 
 

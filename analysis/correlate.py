@@ -3,7 +3,8 @@
 Per configuration and phase, over the strategies' aggregate rows (one point per strategy, the
 reference floor excluded): Pearson r (linear, as the original project computed) and Spearman
 rho (monotone, robust to the orders-of-magnitude spread of durations), each with its p-value.
-"Is the faster strategy also the leaner one?" is duration vs memory.
+"Is the faster strategy also the leaner one?" is duration vs memory. Rows per second is left out:
+it is 2 x items / duration, so its correlation with duration is an identity, not a finding.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from analysis.load import CONFIG_COLUMNS
 VARIABLES = {
     "median_duration": "duration_s",
     "median_memory": "peak_memory_mb",
-    "rows_per_s": "rows_per_s",
     "median_max_rss_mb": "max_rss_mb",
     "median_wal_bytes": "wal_bytes",
     "median_connections": "connections",

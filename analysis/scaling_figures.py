@@ -4,6 +4,8 @@ palette, markers as well as colours (greyscale), provenance line, byte-identical
 
 from __future__ import annotations
 
+import re
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -28,38 +30,72 @@ def _styles(strategies: list[str], libraries: dict[str, str]) -> dict[str, dict]
     return styles
 
 
+FACETS = (("psycopg", ("psycopg",)), ("psycopg2", ("psycopg2",)), ("asyncpg", ("asyncpg",)),
+          ("SQLAlchemy and pandas", ("sqlalchemy", "pandas")))
+LINE_COLOURS = sns.color_palette("colorblind", 10)
+
+
+def _facets(libraries: dict[str, str]) -> list[tuple[str, list[str]]]:
+    """(title, strategies) per row of panels: a library's strategies together, so any one of
+    them can be followed; strategies of other libraries in a last row."""
+    rows, placed = [], set()
+    for title, names in FACETS:
+        members = sorted(s for s, lib in libraries.items() if lib in names)
+        if members:
+            rows.append((title, members))
+            placed.update(members)
+    rest = sorted(s for s, lib in libraries.items() if s not in placed and lib != "postgresql")
+    return rows + ([("other", rest)] if rest else [])
+
+
 def versus_items(table: pd.DataFrame, value: str, ylabel: str, title: str, growth: pd.DataFrame,
                  metric: str, provenance: str) -> plt.Figure | None:
-    """One line per strategy: median `value` per items count, log-log, per phase; the legend
-    gives each strategy's fitted exponent."""
+    """Median `value` per items count, log-log: one row of panels per library (insert | update),
+    the floor as a grey band in every panel; each row's legend gives every strategy's fitted
+    exponent per phase."""
     if table["items"].nunique() < 2:
         return None
     libraries = table.groupby("strategy")["library"].first().to_dict()
-    styles = _styles(list(libraries), libraries)
+    floors = sorted(table.loc[table["reference"], "strategy"].unique())
+    facets = _facets(libraries)
     phases = [p for p in ("insert", "update") if p in set(table["phase"])]
-    fig, axes = plt.subplots(1, len(phases), figsize=(6.4 * len(phases) + 3.2, 6.2), squeeze=False)
-    for ax, phase in zip(axes[0], phases):
-        part = table[table["phase"] == phase]
-        exps = growth[(growth["phase"] == phase) & (growth["metric"] == metric)].set_index("strategy")["exponent"]
-        for strategy, line in part.groupby("strategy", sort=True):
-            line = line.sort_values("items")
-            label = strategy + (FLOOR_LABEL if line["reference"].any() else "")
-            if strategy in exps.index:
-                label += f"  (^{exps[strategy]:.2f})"
-            # the floor as a wide dashed band beneath the others, so a strategy on top of it shows
-            look = ({"linewidth": 2.6, "linestyle": "--", "alpha": 0.55, "zorder": 1} if line["reference"].any()
-                    else {"linewidth": 1, "zorder": 2})
-            ax.plot(line["items"], line[value], label=label, markersize=4, **{**styles[strategy], **look})
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        log_ticks(ax.xaxis)
-        log_ticks(ax.yaxis)
-        ax.set_xlabel("items (rows per table)")
-        ax.set_ylabel(ylabel)
-        ax.set_title(f"{phase}: {title}", loc="left")
-    handles, labels = axes[0][-1].get_legend_handles_labels()
-    axes[0][-1].legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=6.5,
-                       frameon=False, title="strategy (fitted exponent)", title_fontsize=7)
+    fig, axes = plt.subplots(len(facets), len(phases), figsize=(5.0 * len(phases) + 3.6, 2.9 * len(facets)),
+                             squeeze=False, sharex=True, sharey=True)
+    exps = growth[growth["metric"] == metric].set_index(["strategy", "phase"])["exponent"]
+    for row, (facet, members) in enumerate(facets):
+        handles = {}
+        for col, phase in enumerate(phases):
+            ax = axes[row][col]
+            part = table[table["phase"] == phase]
+            for strategy in floors:
+                line = part[part["strategy"] == strategy].sort_values("items")
+                ax.plot(line["items"], line[value], color="#999999", linewidth=3, linestyle="--",
+                        alpha=0.6, zorder=1)
+                handles.setdefault(strategy + FLOOR_LABEL, ax.lines[-1])
+            for k, strategy in enumerate(members):
+                line = part[part["strategy"] == strategy].sort_values("items")
+                if line.empty:
+                    continue
+                (drawn,) = ax.plot(line["items"], line[value], color=LINE_COLOURS[k % 10],
+                                   marker=MARKERS[k % len(MARKERS)], markersize=4, linewidth=1.2, zorder=2)
+                handles.setdefault(strategy, drawn)
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            log_ticks(ax.xaxis)
+            log_ticks(ax.yaxis)
+            ax.set_title(f"{facet}, {phase}", loc="left", fontsize=9)
+            if row == len(facets) - 1:
+                ax.set_xlabel("items (rows per table)")
+            if col == 0:
+                ax.set_ylabel(ylabel, fontsize=8)
+        labels = [name + "  " + " / ".join(f"{phase} ^{exps[(name.removesuffix(FLOOR_LABEL), phase)]:.2f}"
+                                           for phase in phases
+                                           if (name.removesuffix(FLOOR_LABEL), phase) in exps.index)
+                  for name in handles]
+        axes[row][-1].legend(list(handles.values()), labels, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                             fontsize=6.5, frameon=False, title="strategy  fitted exponent", title_fontsize=7)
+    axes[0][0].text(0, 1.18, title, transform=axes[0][0].transAxes, fontsize=10, fontweight="bold")
+    fig.subplots_adjust(hspace=0.35, wspace=0.08)
     _provenance(fig, provenance)
     return fig
 
@@ -74,11 +110,15 @@ def speedup_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
     fig, axes = plt.subplots(len(phases), len(panels), figsize=(4.2 * len(panels) + 3.0, 3.6 * len(phases)),
                              squeeze=False, sharey=True)
     top = max(table["threads"].max(), 2)
+    cores = _cores(table)
+    ideal_x = sorted({1, *table["threads"].unique(), *([cores] if cores and cores < top else [])})
+    ideal_y = [min(t, cores or t) for t in ideal_x]
+    ideal = f"ideal: min(threads, {cores} cores)" if cores else "ideal (linear)"
     for row, phase in enumerate(phases):
         for col, items in enumerate(panels):
             ax = axes[row][col]
             part = table[(table["phase"] == phase) & (table["items"] == items)]
-            ax.plot([1, top], [1, top], color="#999999", linestyle=":", linewidth=1, label="ideal (linear)")
+            ax.plot(ideal_x, ideal_y, color="#999999", linestyle=":", linewidth=1.2, label=ideal)
             ax.axhline(1, color="black", linewidth=0.6)
             for strategy, line in part.groupby("strategy", sort=True):
                 line = line.sort_values("threads")
@@ -97,12 +137,19 @@ def speedup_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
     for ax in axes.flat:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             legend.setdefault(label, handle)
-    labels = ["ideal (linear)"] + sorted(set(legend) - {"ideal (linear)"})
+    labels = [ideal] + sorted(set(legend) - {ideal})
     axes[0][-1].legend([legend[label] for label in labels], labels, loc="upper left",
                        bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False)
     fig.subplots_adjust(hspace=0.3)
     _provenance(fig, provenance)
     return fig
+
+
+def _cores(table: pd.DataFrame) -> int | None:
+    """The machine's CPU count, from its label ("AMD EPYC x2, 25 GB"), when there is one machine."""
+    counts = {m.group(1) for label in table.get("machine", pd.Series(dtype=str)).unique()
+              if (m := re.search(r" x(\d+),", str(label)))}
+    return int(counts.pop()) if len(counts) == 1 else None
 
 
 def speed_vs_code_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:

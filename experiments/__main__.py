@@ -14,11 +14,11 @@ import os
 import subprocess
 import sys
 
-from contract import REPO_ROOT
+from contract import ENV_PREFIX, REPO_ROOT
 from contract.envfile import results_dir
 from contract.errors import OneLineParser, exit_status
 
-ANALYSIS_COMMANDS = ("figures", "graph", "aggregate", "correlate", "compare")
+ANALYSIS_COMMANDS = ("figures", "graph", "publish", "aggregate", "correlate", "compare")
 RUN_FLAGS = {  # flag -> (setting name, help)
     "--items": ("TOTAL_ITEMS", "rows per table (TOTAL_ITEMS)"),
     "--threads": ("TOTAL_THREADS", "threads/connections for threaded strategies (TOTAL_THREADS)"),
@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", aliases=["test_all", "test-all"], help="run the benchmark")
     _add_run_flags(run)
+    run.add_argument("--from", dest="from_run", metavar="RUN",
+                     help="re-run the experiment of this run folder (path or run id): its settings, "
+                          "strategies, server version and seed; flags given as well still apply")
     sweep = commands.add_parser("sweep", help="run the benchmark over a grid of items x threads")
     _add_run_flags(sweep)
 
@@ -114,6 +117,23 @@ def _hand_to_analysis(argv: list[str]) -> int:
         return 130
 
 
+def _rerun(where: str, cli: dict) -> int:
+    from experiments.catalog import discover
+    from experiments.config import load_settings
+    from experiments.run import manifest, rerun
+    from experiments.run.folder import git_diff_text, git_state
+    from experiments.run.runner import Runner
+
+    original = rerun.load(where, dsn_given=bool(cli.get("DATABASE_URL") or os.environ.get(
+        ENV_PREFIX + "DATABASE_URL")))
+    settings = load_settings(cli, rerun=(f"--from {original.run_id}", original.settings))
+    rerun.check_strategies(original, [s.name for s in discover(settings.path(settings.strategies_dir))])
+    lines = rerun.differences(original, {"git": git_state(), "machine": manifest.machine(),
+                                         "packages": manifest.packages(), "diff": git_diff_text()})
+    print("\n".join(lines))
+    return Runner(settings, rerun_of={"run_id": original.run_id, "differences": lines}).run()
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     command = args.command.replace("_", "-")
     if command == "clean":  # standard library only: works without the benchmark's packages
@@ -133,6 +153,8 @@ def _dispatch(args: argparse.Namespace) -> int:
                    KEEP_SCHEMA=args.KEEP_SCHEMA, CONTENTION=args.CONTENTION,
                    PG_SETTINGS=";".join(args.pg_setting) if args.pg_setting else None)
         if command != "sweep":
+            if getattr(args, "from_run", None):
+                return _rerun(args.from_run, cli)
             return Runner(_settings(cli)).run()
         from experiments.run.sweep import parse_list, run_sweep
 

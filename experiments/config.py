@@ -188,13 +188,16 @@ def load_settings(
     cli: Mapping[str, object | None] | None = None,
     environ: Mapping[str, str] | None = None,
     root: Path = REPO_ROOT,
+    rerun: tuple[str, Mapping[str, str]] | None = None,
 ) -> Settings:
-    """Merge the four sources; `cli` maps setting names (TOTAL_ITEMS, ...) to flag values."""
+    """Merge the sources; `cli` maps setting names (TOTAL_ITEMS, ...) to flag values; `rerun`
+    (`run --from`: its source label and the original run's settings) goes under the flags."""
     environ = os.environ if environ is None else environ
     layers = [
         (".env_dist", read_env_file(root / ".env_dist") if (root / ".env_dist").exists() else {}),
         (".env", read_env_file(root / ".env") if (root / ".env").exists() else {}),
         ("environment", environment_settings(environ)),
+        *([rerun] if rerun else []),
         ("cli", {k: str(v) for k, v in (cli or {}).items() if v is not None}),
     ]
     raw: dict[str, str] = {}
@@ -212,7 +215,7 @@ def load_settings(
             parsed[attribute] = parse(raw[name])
         except UsageError as error:  # say where a value that is not a flag came from
             where = {"environment": f"environment variable {ENV_PREFIX}{name}", "cli": ""}.get(
-                sources[name], str(root / sources[name]) if sources[name].startswith(".env") else "")
+                sources[name], str(root / sources[name]) if sources[name].startswith(".env") else sources[name])
             raise UsageError(f"{error} (set in {where})" if where else str(error)) from None
     ignored = tuple(sorted(name for name in PARSERS if name in environ))
     return Settings(**parsed, sources=sources, raw=raw, ignored_environment=ignored)

@@ -62,10 +62,12 @@ def _raise_interrupted(signum, frame):
 
 
 class Runner:
-    def __init__(self, settings: Settings, console: Console | None = None, sweep: dict | None = None):
+    def __init__(self, settings: Settings, console: Console | None = None, sweep: dict | None = None,
+                 rerun_of: dict | None = None):
         self.settings = settings
         self.console = console or screen.make_console()
         self.sweep = sweep  # the sweep's id and grid, for a grid point (experiments.run.sweep)
+        self.rerun_of = rerun_of  # --from: the original's run id and what differs from it
         self.strategies: list[Strategy] = select(discover(settings.path(settings.strategies_dir)),
                                                  settings.strategies)
         self.specs: list[ServerSpec] = (
@@ -173,7 +175,7 @@ class Runner:
             "machine": manifest.machine(),
             "packages": manifest.packages(),
             "rows": len(self.rows),
-            "sweep": self.sweep,
+            "sweep": self.sweep, "rerun_of": self.rerun_of,
             "contention": s.contention,
         })
 

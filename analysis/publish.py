@@ -1,0 +1,71 @@
+"""Published figure sets: `figures/<set>/` holds the figures, tables and REPORT.md of a set and,
+in `figures/<set>/runs/`, the run folders they were drawn from, so that anyone can rebuild them.
+
+- `publish(name, ...)` copies the chosen runs (results.csv, manifest.json, config.env, git.diff;
+  logs gzipped) into the set and builds it; it refuses runs made with uncommitted changes and
+  runs of more than one lineage (analysis.load), so a set is the work of one clean commit.
+- `rebuild_all()` rebuilds every set from its own runs: on a fresh clone the output is
+  byte-identical to what is committed (`.ci/run` checks it).
+- `make figures` also draws your own runs (RESULTS_DIR) into `figures/latest/` (not committed:
+  publish a set to share it with its source data).
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import shutil
+from pathlib import Path
+
+from analysis.build import build
+from analysis.load import describe_lineage, lineage, load_runs
+from contract import REPO_ROOT
+from contract.errors import UsageError
+
+FIGURES = REPO_ROOT / "figures"
+LATEST = "latest"
+KEPT = ("results.csv", "manifest.json", "config.env", "git.diff")  # copied as they are
+NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
+
+
+def published_sets(figures: Path = FIGURES) -> list[Path]:
+    """Every set folder that carries its runs."""
+    return sorted(p.parent for p in figures.glob("*/runs") if p.is_dir())
+
+
+def rebuild_all(figures: Path = FIGURES, echo=print) -> list[Path]:
+    written = []
+    for folder in published_sets(figures):
+        echo(f"rebuilding {folder.relative_to(figures.parent) if folder.is_relative_to(figures.parent) else folder}"
+             f" from its {sum(1 for _ in (folder / 'runs').iterdir())} run(s)")
+        written += build(folder / "runs", folder, echo=echo)
+    return written
+
+
+def copy_run(source: Path, target: Path) -> None:
+    """The files a rebuild and a reader need; logs gzipped (no timestamp: identical bytes)."""
+    target.mkdir(parents=True)
+    for path in sorted(source.iterdir()):
+        if path.name in KEPT:
+            shutil.copyfile(path, target / path.name)
+        elif path.suffix == ".log":
+            with open(path, "rb") as raw, open(target / (path.name + ".gz"), "wb") as out:
+                with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0) as packed:
+                    shutil.copyfileobj(raw, packed)
+
+
+def publish(name: str, results_dir: Path, runs: str | None = None, figures: Path = FIGURES,
+            echo=print) -> list[Path]:
+    if not NAME.fullmatch(name) or name == LATEST:
+        raise UsageError(f"set name {name!r}: use lower-case letters, digits, - and _ (not {LATEST!r})")
+    loaded = load_runs(results_dir, runs, warn=echo)
+    for run_id, manifest in sorted(loaded.manifests.items()):
+        if manifest.get("git", {}).get("dirty") or not manifest.get("git", {}).get("commit"):
+            raise UsageError(f"run {run_id} ran with uncommitted changes ({describe_lineage(lineage(results_dir / run_id, manifest))}): "
+                             "a published set comes from one clean commit; commit, re-run, publish")
+    folder = figures / name
+    shutil.rmtree(folder / "runs", ignore_errors=True)
+    for run_id in sorted(loaded.manifests):
+        copy_run(results_dir / run_id, folder / "runs" / run_id)
+    echo(f"published {len(loaded.manifests)} run(s) into {folder}: {', '.join(sorted(loaded.manifests))}")
+    return build(folder / "runs", folder, echo=echo)
