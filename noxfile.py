@@ -57,7 +57,7 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def figures(session: nox.Session) -> None:
-    """Aggregate every run under results/ into figures/ (CSV, PNG, SVG, REPORT.md)."""
+    """Rebuild the published sets in figures/ from their runs; draw results/ into figures/latest/."""
     install_locked(session)
     session.run("python", "-m", "analysis", "figures", *session.posargs)
 

@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument("--runs", help="run ids or globs, comma-separated (default: the newest "
                                         "run's lineage: same commit, Python and lock file)")
     publish.add_argument("--results-dir", help="where the run folders are (RESULTS_DIR)")
+    publish.add_argument("--figures", metavar="KINDS",
+                         help="only these figure kinds, comma-separated (e.g. versions,floor_multiple; "
+                              "default every kind)")
 
     compare = commands.add_parser("compare", help="compare two runs (or two servers of one run)")
     compare.add_argument("a", help="run id or glob, optionally RUN:SERVER (e.g. RUN:embedded:16)")
@@ -113,7 +116,8 @@ def _publish(args: argparse.Namespace) -> int:
     from analysis.publish import FIGURES, publish
 
     started = time.perf_counter()
-    written = publish(args.name, results_dir(args.results_dir), args.runs, echo=_echo)
+    kinds = [k.strip() for k in args.figures.split(",") if k.strip()] if args.figures else None
+    written = publish(args.name, results_dir(args.results_dir), args.runs, echo=_echo, kinds=kinds)
     return _listed(written, FIGURES / args.name, started)
 
 

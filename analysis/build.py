@@ -2,7 +2,7 @@
 
 Writes the data the figures are drawn from (`passes.csv`, `aggregate.csv`, `correlation.csv`,
 `significance.csv`, `manifest.json` listing the runs), one set of figures per configuration
-(PNG 300 dpi + SVG) and `REPORT.md`. Files this command wrote before and would not write now
+(PNG at 150 dpi; SVG too for the headline figures) and `REPORT.md`. Files this command wrote before and would not write now
 (a configuration no longer selected) are removed; nothing else in the folder is touched.
 Running it twice on the same runs gives byte-identical files.
 """
@@ -79,8 +79,9 @@ class Output:
     """The folder being written: clears what an earlier run of this command left, remembers
     every file it writes."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, kinds: list[str] | None = None):
         self.folder = folder
+        self.kinds = kinds  # figure kinds to draw (name prefixes); None: every kind
         self.written: list[Path] = []
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.iterdir():
@@ -100,6 +101,9 @@ class Output:
     def figure(self, fig, name: str, what: str = "") -> list[str]:
         """Save `fig` as `name` under the headline `what` (its configuration); [name], or []
         when there was nothing to draw."""
+        if fig is not None and self.kinds is not None and not name.startswith(tuple(k + "_" for k in self.kinds)):
+            figures.plt.close(fig)
+            fig = None
         if fig is None:
             return []
         if what:
@@ -183,7 +187,7 @@ def _scaling_figures(out: Output, loaded: Loaded, passes, aggregated, growths, s
 
 def build(results_dir: Path, out_dir: Path, runs: str | None = None, since: str | None = None,
           items: int | None = None, echo=print, sweep: str | None = None,
-          allow_mixed: bool = False) -> list[Path]:
+          allow_mixed: bool = False, kinds: list[str] | None = None) -> list[Path]:
     loaded = load_runs(results_dir, runs, since, items, warn=echo, sweep=sweep, allow_mixed=allow_mixed)
     passes = loaded.passes.sort_values(["run_id", "server", "repeat", "order", "phase"]
                                        if "order" in loaded.passes else ["run_id", "repeat"],
@@ -192,7 +196,7 @@ def build(results_dir: Path, out_dir: Path, runs: str | None = None, since: str 
     pairs = significance(passes)
     growths, speedups = growth(passes), speedup(passes)
     outcomes = contention_outcomes(passes)
-    out = Output(out_dir)
+    out = Output(out_dir, kinds)
     tables = dict(zip(TABLES, (passes, aggregated, correlate(aggregated), pairs, growths, speedups, outcomes)))
     for name, table in tables.items():
         if not table.empty or name in ALWAYS_WRITTEN:
@@ -209,7 +213,7 @@ def build(results_dir: Path, out_dir: Path, runs: str | None = None, since: str 
         "configurations": [dict(zip(CONFIG_COLUMNS, map(str, c))) for c in by_config],
         "skipped": loaded.skipped,
         "selection": {"runs": runs, "since": since, "items": items, "sweep": sweep,
-                      "allow_mixed": allow_mixed},
+                      "allow_mixed": allow_mixed, "figures": kinds},
     }
     out.text("manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     out.text("REPORT.md", build_report(selected, aggregated, pairs, by_config, versions, scaling, growths,

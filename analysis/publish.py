@@ -2,8 +2,11 @@
 in `figures/<set>/runs/`, the run folders they were drawn from, so that anyone can rebuild them.
 
 - `publish(name, ...)` copies the chosen runs (results.csv, manifest.json, config.env, git.diff;
-  logs gzipped) into the set and builds it; it refuses runs made with uncommitted changes and
-  runs of more than one lineage (analysis.load), so a set is the work of one clean commit.
+  logs gzipped) into the set and builds it; it refuses runs made with uncommitted changes, and
+  of the runs chosen keeps the newest run's lineage only (analysis.load names the others), so a
+  set is the work of one clean commit.
+- A set may draw only some figure kinds (`--figures`, kept in its `set.json`): a sweep's story
+  is its scaling figures, not ten figures per grid point; figures/ stays small.
 - `rebuild_all()` rebuilds every set from its own runs: on a fresh clone the output is
   byte-identical to what is committed (`.ci/run` checks it).
 - `make figures` also draws your own runs (RESULTS_DIR) into `figures/latest/` (not committed:
@@ -13,11 +16,12 @@ in `figures/<set>/runs/`, the run folders they were drawn from, so that anyone c
 from __future__ import annotations
 
 import gzip
+import json
 import re
 import shutil
 from pathlib import Path
 
-from analysis.build import build
+from analysis.build import FIGURE_KINDS, build
 from analysis.load import describe_lineage, lineage, load_runs
 from contract import REPO_ROOT
 from contract.errors import UsageError
@@ -25,6 +29,7 @@ from contract.errors import UsageError
 FIGURES = REPO_ROOT / "figures"
 LATEST = "latest"
 KEPT = ("results.csv", "manifest.json", "config.env", "git.diff")  # copied as they are
+SET_FILE = "set.json"  # which figure kinds the set draws (a sweep needs no heatmaps per grid point)
 NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
 
@@ -33,12 +38,20 @@ def published_sets(figures: Path = FIGURES) -> list[Path]:
     return sorted(p.parent for p in figures.glob("*/runs") if p.is_dir())
 
 
+def set_kinds(folder: Path) -> list[str] | None:
+    """The figure kinds a set draws (its set.json), None for every kind."""
+    try:
+        return json.loads((folder / SET_FILE).read_text()).get("figures")
+    except (OSError, ValueError):
+        return None
+
+
 def rebuild_all(figures: Path = FIGURES, echo=print) -> list[Path]:
     written = []
     for folder in published_sets(figures):
         echo(f"rebuilding {folder.relative_to(figures.parent) if folder.is_relative_to(figures.parent) else folder}"
              f" from its {sum(1 for _ in (folder / 'runs').iterdir())} run(s)")
-        written += build(folder / "runs", folder, echo=echo)
+        written += build(folder / "runs", folder, echo=echo, kinds=set_kinds(folder))
     return written
 
 
@@ -55,7 +68,7 @@ def copy_run(source: Path, target: Path) -> None:
 
 
 def publish(name: str, results_dir: Path, runs: str | None = None, figures: Path = FIGURES,
-            echo=print) -> list[Path]:
+            echo=print, kinds: list[str] | None = None) -> list[Path]:
     if not NAME.fullmatch(name) or name == LATEST:
         raise UsageError(f"set name {name!r}: use lower-case letters, digits, - and _ (not {LATEST!r})")
     loaded = load_runs(results_dir, runs, warn=echo)
@@ -63,9 +76,14 @@ def publish(name: str, results_dir: Path, runs: str | None = None, figures: Path
         if manifest.get("git", {}).get("dirty") or not manifest.get("git", {}).get("commit"):
             raise UsageError(f"run {run_id} ran with uncommitted changes ({describe_lineage(lineage(results_dir / run_id, manifest))}): "
                              "a published set comes from one clean commit; commit, re-run, publish")
+    unknown = sorted(set(kinds or ()) - set(FIGURE_KINDS))
+    if unknown:
+        raise UsageError(f"--figures {', '.join(unknown)}: the kinds are {', '.join(FIGURE_KINDS)}")
     folder = figures / name
     shutil.rmtree(folder / "runs", ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / SET_FILE).write_text(json.dumps({"figures": kinds}, indent=2) + "\n")
     for run_id in sorted(loaded.manifests):
         copy_run(results_dir / run_id, folder / "runs" / run_id)
     echo(f"published {len(loaded.manifests)} run(s) into {folder}: {', '.join(sorted(loaded.manifests))}")
-    return build(folder / "runs", folder, echo=echo)
+    return build(folder / "runs", folder, echo=echo, kinds=kinds)

@@ -43,8 +43,9 @@ def setup_section(manifests: dict[str, dict]) -> list[str]:
         + f"; commit {', '.join(commits)}.",
         f"- **Machine:** {machine.get('cpu_model', '?')}, {machine.get('cpu_count', '?')} CPUs, "
         f"{machine.get('memory_gb', '?')} GB, {machine.get('os', '?')}; Python {machine.get('python', '?')}.",
-        f"- **PostgreSQL:** {'; '.join(versions) or '?'}, a fresh server per run, server settings "
-        "as recorded in each run's manifest (defaults unless `--pg-setting`).",
+        f"- **PostgreSQL:** {'; '.join(versions) or '?'}, a fresh server per run; settings: "
+        f"{server_settings(manifests)} (the rest initdb's defaults; all in each run's manifest).",
+        f"- **Repeats:** {repeats_line(manifests)}.",
         "- **Packages:** " + ", ".join(f"{p} {installed[p]}" for p in PACKAGES if p in installed) + ".",
         "- **Method:** every pass (strategy x phase x repeat) runs from the same canonical "
         "starting state in a fresh process, timed over `main()`; in the first repeat (or more with "
@@ -55,6 +56,47 @@ def setup_section(manifests: dict[str, dict]) -> list[str]:
         "",
     ]
     return lines
+
+
+SHOWN_SETTINGS = ("shared_buffers", "max_wal_size", "max_connections", "synchronous_commit", "fsync")
+UNITS = {"8kB": 8 / 1024, "MB": 1, "kB": 1 / 1024}
+
+
+def server_settings(manifests: dict[str, dict]) -> str:
+    """The settings that move upsert numbers, as the servers reported them, and any requested."""
+    seen: dict[str, set] = {}
+    for manifest in manifests.values():
+        for server in manifest.get("servers", []):
+            values = server.get("non_default_settings") or {}
+            for name in SHOWN_SETTINGS:
+                entry = values.get(name)
+                if entry:
+                    scale = UNITS.get(entry.get("unit") or "")
+                    text = (f"{float(entry['setting']) * scale:g} MB" if scale and entry["setting"].isdigit()
+                            else str(entry["setting"]))
+                    seen.setdefault(name, set()).add(text)
+            for name, value in (server.get("requested_settings") or {}).items():
+                seen.setdefault(name, set()).add(f"{value} (requested)")
+    return ", ".join(f"{name} {' / '.join(sorted(v))}" for name, v in seen.items()) or "initdb's defaults"
+
+
+def repeats_line(manifests: dict[str, dict]) -> str:
+    """How many repeats each strategy got and why it stopped, from the runs' own records."""
+    counts, reasons, modes = [], {}, set()
+    for manifest in manifests.values():
+        modes.add(f"auto, target +-{manifest['auto_repeat']['target_pct']:g}%, budget "
+                  f"{manifest['auto_repeat']['budget_s']} s" if manifest.get("auto_repeat")
+                  else f"fixed {manifest.get('repeat', '?')}")
+        for per_strategy in (manifest.get("repeats") or {}).values():
+            for entry in per_strategy.values():
+                counts.append(entry.get("repeats", 0))
+                reason = entry.get("stopped") or "?"
+                reasons[reason] = reasons.get(reason, 0) + 1
+    if not counts:
+        return "as many as each run's results.csv holds (" + "; ".join(sorted(modes)) + ")"
+    span = f"{min(counts)}" if min(counts) == max(counts) else f"{min(counts)}-{max(counts)}"
+    why = ", ".join(f"{reason} {n}" for reason, n in sorted(reasons.items()))
+    return f"{span} per strategy and server ({'; '.join(sorted(modes))}; stopped: {why})"
 
 
 def _table(part: pd.DataFrame) -> str:

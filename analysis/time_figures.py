@@ -13,7 +13,7 @@ from analysis.figures import _labels, _provenance, strategy_order
 
 PARTS = (  # (column, label, colour index in the colour-blind palette, hatch)
     ("median_client_cpu_s", "client CPU (the strategy's process)", 0, ""),
-    ("median_server_cpu_s", "server CPU (all PostgreSQL processes)", 2, "...."),
+    ("median_server_cpu_s", "server CPU (all PostgreSQL processes)", 2, ""),
     ("median_other_s", "neither: waiting (round trips, locks, I/O)", 7, "////"),
 )
 

@@ -44,6 +44,19 @@ def test_a_published_set_carries_its_runs_and_rebuilds_byte_for_byte(tmp_path):
     assert digest(main) == before
 
 
+def test_a_set_can_keep_to_some_figure_kinds_and_its_rebuild_does_too(tmp_path):
+    results, figures = tmp_path / "results", tmp_path / "figures"
+    two_runs(results)
+    publish("small", results, figures=figures, echo=lambda _: None, kinds=["duration"])
+    drawn = {p.name.split("_items")[0] for p in (figures / "small").glob("*.png")}
+    assert drawn == {"duration"}
+    before = digest(figures / "small")
+    rebuild_all(figures, echo=lambda _: None)
+    assert digest(figures / "small") == before
+    with pytest.raises(UsageError, match="--figures nonsense"):
+        publish("small", results, figures=figures, echo=lambda _: None, kinds=["nonsense"])
+
+
 def test_only_the_work_of_one_clean_commit_is_published(tmp_path):
     results = tmp_path / "results"
     make_run(results, "20260101-000000-aaaa", {("a", "insert"): [1.0, 1.1, 0.9]}, dirty=True, diff="x")

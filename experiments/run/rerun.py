@@ -52,7 +52,7 @@ def load(where: str, dsn_given: bool = False) -> Original:
     settings = dict(manifest.get("config") or read_env_file(folder / "config.env"))
     if settings.get("DATABASE_URL") and not dsn_given:
         raise UsageError(f"--from {folder.name}: the original ran against a server given by --dsn, "
-                         "whose address the run folder does not keep; give --dsn for a server like it")
+                         "whose password the run folder does not keep; give --dsn for a server like it")
     names = [s["name"] for s in manifest.get("strategies", []) if s.get("name")]
     if names:
         settings["STRATEGIES"] = ",".join(names)
