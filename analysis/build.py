@@ -169,7 +169,7 @@ def _scaling_figures(out: Output, loaded: Loaded, passes, aggregated, growths, s
         slug = f"threads{int(threads)}_pg{pg}_{backend}{variant_slug(variant)}"
         for metric, value, label in (("duration", "median_duration", "median duration per pass, seconds"),
                                      ("memory", "median_memory", "peak memory, MB (memray)")):
-            fig = scaling_figures.versus_items(part, value, label, f"{metric} vs items", fits, metric, text)
+            fig = scaling_figures.versus_items(part, value, label, fits, metric, text)
             names += out.figure(fig, f"scaling_{metric}_{slug}",
                                 f"{metric.capitalize()} against items: {int(threads)} threads, PostgreSQL {pg} "
                                 f"({backend}{'' if variant == 'default' else ', ' + variant}), {machine}")

@@ -264,7 +264,8 @@ def scaling_section(growths: pd.DataFrame | None, names: list[str]) -> list[str]
             cell = {}
             for metric in ("duration", "memory"):
                 if ("exponent", metric) in row and pd.notna(row[("exponent", metric)]):
-                    low, high = row[("ci_low", metric)], row[("ci_high", metric)]
+                    # a column of only NaN (two sizes: no interval) is dropped by pivot_table
+                    low, high = row.get(("ci_low", metric), math.nan), row.get(("ci_high", metric), math.nan)
                     ci = f" [{low:.2f}, {high:.2f}]" if pd.notna(low) else ""
                     cell[metric] = f"{row[('exponent', metric)]:.2f}{ci}"
             shown.append({"threads": int(threads), "strategy": f"`{strategy}`", "phase": phase,

@@ -48,8 +48,8 @@ def _facets(libraries: dict[str, str]) -> list[tuple[str, list[str]]]:
     return rows + ([("other", rest)] if rest else [])
 
 
-def versus_items(table: pd.DataFrame, value: str, ylabel: str, title: str, growth: pd.DataFrame,
-                 metric: str, provenance: str) -> plt.Figure | None:
+def versus_items(table: pd.DataFrame, value: str, ylabel: str, growth: pd.DataFrame, metric: str,
+                 provenance: str) -> plt.Figure | None:
     """Median `value` per items count, log-log: one row of panels per library (insert | update),
     the floor as a grey band in every panel; each row's legend gives every strategy's fitted
     exponent per phase."""
@@ -94,7 +94,6 @@ def versus_items(table: pd.DataFrame, value: str, ylabel: str, title: str, growt
                   for name in handles]
         axes[row][-1].legend(list(handles.values()), labels, loc="upper left", bbox_to_anchor=(1.02, 1.0),
                              fontsize=6.5, frameon=False, title="strategy  fitted exponent", title_fontsize=7)
-    axes[0][0].text(0, 1.18, title, transform=axes[0][0].transAxes, fontsize=10, fontweight="bold")
     fig.subplots_adjust(hspace=0.35, wspace=0.08)
     _provenance(fig, provenance)
     return fig
