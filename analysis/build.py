@@ -2,8 +2,9 @@
 
 Writes the data the figures are drawn from (`passes.csv`, `aggregate.csv`, `correlation.csv`,
 `significance.csv`, `manifest.json` listing the runs), one set of figures per configuration
-(PNG at 150 dpi; SVG too for the headline figures) and `REPORT.md`. Files this command wrote before and would not write now
-(a configuration no longer selected) are removed; nothing else in the folder is touched.
+(PNG; SVG too for the headline figures; only the kinds a published set asks for) and
+`REPORT.md`. Files this command wrote before and would not write now (a configuration no longer
+selected) are removed; nothing else in the folder is touched.
 Running it twice on the same runs gives byte-identical files.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -98,12 +100,12 @@ class Output:
         path.write_text(text)
         self.written.append(path)
 
-    def figure(self, fig, name: str, what: str = "") -> list[str]:
-        """Save `fig` as `name` under the headline `what` (its configuration); [name], or []
-        when there was nothing to draw."""
-        if fig is not None and self.kinds is not None and not name.startswith(tuple(k + "_" for k in self.kinds)):
-            figures.plt.close(fig)
-            fig = None
+    def figure(self, name: str, what: str, draw: Callable[..., object], *args) -> list[str]:
+        """`draw(*args)` (only if the set wants this kind), saved as `name` under the headline
+        `what` (its configuration); [name], or [] when nothing was drawn."""
+        if self.kinds is not None and not name.startswith(tuple(k + "_" for k in self.kinds)):
+            return []
+        fig = draw(*args)
         if fig is None:
             return []
         if what:
@@ -130,12 +132,12 @@ def _configuration_figures(out: Output, loaded: Loaded, passes, aggregated, pair
         table = _rows_of(aggregated, config)
         names, what = [], config_label(config)
         for kind, draw in figures.FIGURES.items():
-            names += out.figure(draw(table, text), f"{kind}_{slug}", what)
-        names += out.figure(scaling_figures.speed_vs_code_figure(table, text), f"speed_vs_code_{slug}", what)
-        names += out.figure(time_figures.time_split_figure(table, text), f"time_split_{slug}", what)
+            names += out.figure(f"{kind}_{slug}", what, draw, table, text)
+        names += out.figure(f"speed_vs_code_{slug}", what, scaling_figures.speed_vs_code_figure, table, text)
+        names += out.figure(f"time_split_{slug}", what, time_figures.time_split_figure, table, text)
         for phase in ("insert", "update"):
-            names += out.figure(figures.heatmap_figure(_rows_of(pairs, config), phase, text),
-                                f"heatmap_{phase}_{slug}", what)
+            names += out.figure(f"heatmap_{phase}_{slug}", what, figures.heatmap_figure,
+                                _rows_of(pairs, config), phase, text)
         by_config[config] = names
     return by_config
 
@@ -148,10 +150,10 @@ def _versions_figures(out: Output, loaded: Loaded, passes, aggregated) -> list[s
             ["items", "threads", "variant", "machine"], sort=True):
         if part[["pg_version", "backend"]].drop_duplicates().shape[0] > 1:
             rows = _where(passes, items=items, threads=threads, variant=variant, machine=machine)
-            names += out.figure(figures.versions_figure(part, provenance(loaded, rows)),
-                                f"versions_items{int(items)}_threads{int(threads)}{variant_slug(variant)}",
+            names += out.figure(f"versions_items{int(items)}_threads{int(threads)}{variant_slug(variant)}",
                                 f"PostgreSQL versions: {int(items):,} items, {int(threads)} threads"
-                                + ("" if variant == "default" else f", {variant}") + f", {machine}")
+                                + ("" if variant == "default" else f", {variant}") + f", {machine}",
+                                figures.versions_figure, part, provenance(loaded, rows))
     return names
 
 
@@ -169,19 +171,19 @@ def _scaling_figures(out: Output, loaded: Loaded, passes, aggregated, growths, s
         slug = f"threads{int(threads)}_pg{pg}_{backend}{variant_slug(variant)}"
         for metric, value, label in (("duration", "median_duration", "median duration per pass, seconds"),
                                      ("memory", "median_memory", "peak memory, MB (memray)")):
-            fig = scaling_figures.versus_items(part, value, label, fits, metric, text)
-            names += out.figure(fig, f"scaling_{metric}_{slug}",
+            names += out.figure(f"scaling_{metric}_{slug}",
                                 f"{metric.capitalize()} against items: {int(threads)} threads, PostgreSQL {pg} "
-                                f"({backend}{'' if variant == 'default' else ', ' + variant}), {machine}")
+                                f"({backend}{'' if variant == 'default' else ', ' + variant}), {machine}",
+                                scaling_figures.versus_items, part, value, label, fits, metric, text)
     if not speedups.empty:
         for (pg, backend, variant, machine), part in speedups.groupby(
                 ["pg_version", "backend", "variant", "machine"], sort=True):
             rows = _where(passes, pg_version=pg, backend=backend, variant=variant, machine=machine)
             rows = rows[rows["strategy"].isin(set(part["strategy"]))]
-            names += out.figure(scaling_figures.speedup_figure(part, provenance(loaded, rows)),
-                                f"speedup_pg{pg}_{backend}{variant_slug(variant)}",
+            names += out.figure(f"speedup_pg{pg}_{backend}{variant_slug(variant)}",
                                 f"Speed-up with threads: PostgreSQL {pg} ({backend}"
-                                f"{'' if variant == 'default' else ', ' + variant}), {machine}")
+                                f"{'' if variant == 'default' else ', ' + variant}), {machine}",
+                                scaling_figures.speedup_figure, part, provenance(loaded, rows))
     return names
 
 

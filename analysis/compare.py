@@ -4,8 +4,8 @@ Like `pyperf compare_to`: for every strategy and phase present in both, the rati
 mean durations B / A with its 95% Welch t-interval and Welch's two-sided t-test on the log
 durations (analysis.stats.ratio_test) when both sides have at least 3 successful passes, the
 p-values Holm-corrected over all rows. The two runs' passes are independent samples (no shared
-blocks), hence Welch and not a paired test. A and B are run ids (or globs) under results/, or one run's
-server, `RUN:docker:16`, to compare the versions of a matrix run. `--fail-on-slower NAMES`
+blocks), hence Welch and not a paired test. A and B are run ids (or globs) under results/, or
+one run's server, `RUN:docker:16`, to compare the versions of a matrix run. `--fail-on-slower NAMES`
 turns a significant slowdown of those strategies into exit status 1, to gate a team's CI.
 """
 

@@ -1,4 +1,4 @@
-"""Static figures (PNG at 150 dpi; SVG as well for the headline figures), one set per configuration.
+"""Static figures (PNG at PNG_DPI; SVG as well for the headline figures), one set per configuration.
 
 Readable in print and in greyscale: the colour-blind-safe seaborn palette, insert and update
 told apart by lightness *and* hatching, strategies ordered by median duration, log scales where

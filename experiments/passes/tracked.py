@@ -15,6 +15,7 @@ import sys
 
 from memray import FileDestination, Tracker
 
+
 def main(argv: list[str]) -> None:
     capture, module, *module_args = argv
     destination = FileDestination(capture, overwrite=True, compress_on_exit=True)

@@ -99,9 +99,9 @@ def differences(original: Original, now: dict) -> list[str]:
     return [f"re-running {original.run_id}; differs from the original:"] + ["  " + line for line in lines]
 
 
-def _read(path: Path | None) -> str | None:
+def _read(path: Path) -> str | None:
     try:
-        return path.read_text() if path else None
+        return path.read_text()
     except OSError:
         return None
 

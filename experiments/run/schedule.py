@@ -13,8 +13,9 @@ shuffled with the run's seed.
   (seconds since this server's rounds started) would be passed by the next round, estimated from
   the last passes of the strategies still running: then the costliest strategies stop first
   ("budget") and the cheap ones, whose intervals are the widest relative to their duration, go on
-  while they fit. Every strategy runs in the first round whatever the budget. Reference rows (the floor) run in every round, so every round is a block in which
-  each strategy's ratio to the floor can be formed.
+  while they fit. Every strategy runs in the first round whatever the budget. Reference rows
+  (the floor) run in every round, so every round is a block in which each strategy's ratio to
+  the floor can be formed.
 Like pyperf, a strategy whose coefficient of variation stays above UNSTABLE_CV is reported
 unstable.
 """
@@ -98,12 +99,11 @@ class Schedule:
         so the cheap strategies, the noisiest relative to their duration, keep gaining repeats.
         The round is empty when not even the floor and one strategy fit."""
         left = self.settings.budget - (self.clock() - self.started)
-        kept = sorted(active, key=lambda s: (s.is_reference, -self.last_pass_s.get(s.name, 0.0)))
-        while kept and sum(self.last_pass_s.get(s.name, 0.0) for s in kept) > left:
-            if kept[0].is_reference:
-                break
+        cost = {s.name: self.last_pass_s.get(s.name, 0.0) for s in active}
+        kept = sorted(active, key=lambda s: (s.is_reference, -cost[s.name]))  # costliest first
+        while kept and not kept[0].is_reference and sum(cost[s.name] for s in kept) > left:
             self.stopped.setdefault(kept.pop(0).name, "budget")
-        if not any(not s.is_reference for s in kept) or sum(self.last_pass_s.get(s.name, 0.0) for s in kept) > left:
+        if not any(not s.is_reference for s in kept) or sum(cost[s.name] for s in kept) > left:
             for s in kept:
                 self.stopped.setdefault(s.name, "budget")
             return []
