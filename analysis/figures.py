@@ -154,6 +154,8 @@ def _paired_bars(table: pd.DataFrame, value: str, low: str, high: str, xlabel: s
         log_ticks(ax.xaxis)
     ax.set_xlim(right=ax.get_xlim()[1] * (1.6 if ax.get_xscale() == "log" else 1.12))
     if marker_at is not None:
+        if ax.get_xlim()[0] > marker_at:  # every bar far above the marker: keep the marker in view
+            ax.set_xlim(left=marker_at * 0.9 if ax.get_xscale() == "log" else 0)
         ax.axvline(marker_at, color="black", linestyle="--", linewidth=0.8)
     ax.set_yticks(range(len(order)), [labels[s] for s in order])
     ax.set_ylim(len(order) - 0.5, -0.5)

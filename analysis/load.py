@@ -179,7 +179,7 @@ def configurations(passes: pd.DataFrame) -> list[tuple]:
 def config_label(config: tuple) -> str:
     items, threads, pg, backend, variant, machine = config
     extra = "" if variant == "default" else f", {variant}"
-    return f"{int(items):,} items, {int(threads)} threads, PostgreSQL {pg} ({backend}{extra}), {machine}"
+    return f"{int(items):,} items, {int(threads)} thread{'' if int(threads) == 1 else 's'}, PostgreSQL {pg} ({backend}{extra}), {machine}"
 
 
 def variant_slug(variant: str) -> str:

@@ -7,8 +7,10 @@ CI from its standard error and the t distribution. A strategy that holds all row
 a memory exponent well above a streaming one's.
 
 Speed-up: per items and strategy, the geometric mean duration at the fewest threads divided by
-the one at each thread count, with its 95% Welch t-interval (analysis.stats.ratio_test); only
-strategies run at two or more thread counts.
+the one at each thread count, with its 95% Welch t-interval (analysis.stats.ratio_test); at the
+fewest threads it is 1 with no interval. Only strategies run at two or more thread counts;
+`reference` marks the floor, which is not threaded and serves as a control of the drift between
+runs.
 """
 
 from __future__ import annotations
@@ -56,8 +58,10 @@ def speedup(passes: pd.DataFrame) -> pd.DataFrame:
         for threads, part in group.groupby("threads"):
             durations = part["duration_s"].to_numpy(float)
             test = ratio_test(base, durations)
+            at_base = threads == base_threads  # 1 by definition: no interval against itself
             rows.append({**dict(zip(PLACE + ["items", "strategy", "phase"], key)), "threads": int(threads),
                          "base_threads": int(base_threads), "median_duration": float(np.median(durations)),
-                         "speedup": test.ratio,
-                         "ci_low": test.low, "ci_high": test.high, "n": len(durations)})
+                         "speedup": 1.0 if at_base else test.ratio,
+                         "ci_low": np.nan if at_base else test.low, "ci_high": np.nan if at_base else test.high,
+                         "n": len(durations), "reference": bool(part["reference"].any())})
     return pd.DataFrame(rows)

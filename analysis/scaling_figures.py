@@ -10,24 +10,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
 from analysis.figures import FLOOR_LABEL, _provenance, log_ticks
-from contract.libraries import library, library_of_name
+from analysis.stats import RATIO_INTERVAL
 
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "<", ">", "h"]
-
-
-def _styles(strategies: list[str], libraries: dict[str, str]) -> dict[str, dict]:
-    """A colour per library (the registry's, the same in every figure) and a marker per
-    strategy within it."""
-    styles, count = {}, {}
-    for name in sorted(strategies):
-        lib = libraries.get(name, "other")
-        k = count.get(lib, 0)
-        count[lib] = k + 1
-        styles[name] = {"color": library(lib).colour, "marker": MARKERS[k % len(MARKERS)],
-                        "linestyle": "-" if k < len(MARKERS) else "--"}
-    return styles
 
 
 FACETS = (("psycopg", ("psycopg",)), ("psycopg2", ("psycopg2",)), ("asyncpg", ("asyncpg",)),
@@ -81,7 +69,7 @@ def versus_items(table: pd.DataFrame, value: str, ylabel: str, growth: pd.DataFr
                 handles.setdefault(strategy, drawn)
             ax.set_xscale("log")
             ax.set_yscale("log")
-            log_ticks(ax.xaxis)
+            _ticks_at(ax.xaxis, sorted(table["items"].unique()))
             log_ticks(ax.yaxis)
             ax.set_title(f"{facet}, {phase}", loc="left", fontsize=9)
             if row == len(facets) - 1:
@@ -99,11 +87,22 @@ def versus_items(table: pd.DataFrame, value: str, ylabel: str, growth: pd.DataFr
     return fig
 
 
+def _ticks_at(axis, values) -> None:
+    """Ticks at the measured sizes only (1-2-5 ticks over four decades run into each other)."""
+    axis.set_major_locator(FixedLocator(values))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
 def speedup_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
     if table.empty:
         return None
-    libraries = {s: library_of_name(s) for s in table["strategy"].unique()}  # speedup.csv has no library
-    styles = _styles(list(libraries), libraries)
+    strategies = sorted(table["strategy"].unique())
+    floors = set(table.loc[table["reference"], "strategy"]) if "reference" in table else set()
+    threaded = [s for s in strategies if s not in floors]
+    styles = {s: {"color": LINE_COLOURS[k % 10], "marker": MARKERS[k % len(MARKERS)]} for k, s in enumerate(threaded)}
+    styles.update({s: {"color": "#999999", "marker": "o", "linestyle": "--"} for s in floors})
+    names = {s: s + (" (floor, one connection: a control)" if s in floors else "") for s in strategies}
     panels = sorted(table["items"].unique())
     phases = [p for p in ("insert", "update") if p in set(table["phase"])]
     fig, axes = plt.subplots(len(phases), len(panels), figsize=(4.2 * len(panels) + 3.0, 3.6 * len(phases)),
@@ -123,7 +122,7 @@ def speedup_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
                 line = line.sort_values("threads")
                 errors = np.nan_to_num(np.vstack([np.clip(line["speedup"] - line["ci_low"], 0, None),
                                                   np.clip(line["ci_high"] - line["speedup"], 0, None)]))
-                ax.errorbar(line["threads"], line["speedup"], yerr=errors, label=strategy, markersize=4,
+                ax.errorbar(line["threads"], line["speedup"], yerr=errors, label=names[strategy], markersize=4,
                             linewidth=1, capsize=2, **styles[strategy])
             ax.set_xscale("log", base=2)
             ax.set_xticks(sorted(table["threads"].unique()), [str(t) for t in sorted(table["threads"].unique())])
@@ -131,14 +130,16 @@ def speedup_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
             if row == len(phases) - 1:
                 ax.set_xlabel("threads / connections")
             if col == 0:
-                ax.set_ylabel("speed-up over the fewest threads")
+                ax.set_ylabel("speed-up over the fewest threads", fontsize=8)
     legend = {}  # every strategy of every panel, once: panels may hold different strategies
     for ax in axes.flat:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             legend.setdefault(label, handle)
     labels = [ideal] + sorted(set(legend) - {ideal})
     axes[0][-1].legend([legend[label] for label in labels], labels, loc="upper left",
-                       bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False)
+                       bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False,
+                       title="error bars: " + RATIO_INTERVAL.replace(" of the ratio", "\nof the ratio"),
+                       title_fontsize=7, alignment="left")
     fig.subplots_adjust(hspace=0.3)
     _provenance(fig, provenance)
     return fig

@@ -34,6 +34,21 @@ def test_speedup_from_threads(tmp_path):
     assert table.loc[1, "speedup"] == 1.0 and table.loc[4, "speedup"] == pytest.approx(4.0, rel=0.01)
     assert table.loc[4, "ci_low"] < table.loc[4, "speedup"] < table.loc[4, "ci_high"]
     assert 3.0 < table.loc[4, "ci_low"] and table.loc[4, "ci_high"] < 5.0  # the Welch t-interval, 3 per side
+    assert np.isnan(table.loc[1, "ci_low"]) and np.isnan(table.loc[1, "ci_high"])  # no interval against itself
+    assert not table["reference"].any()
+
+
+def test_the_floor_in_a_speedup_is_marked_as_the_control(tmp_path):
+    results = tmp_path / "r"
+    make_run(results, "20260101-000000-aaaa", {("pool", "insert"): [4.0, 4.1, 3.9],
+                                               ("floor", "insert"): [0.5, 0.52, 0.49]}, threads=1)
+    make_run(results, "20260102-000000-bbbb", {("pool", "insert"): [1.0, 1.05, 0.95],
+                                               ("floor", "insert"): [0.51, 0.5, 0.5]}, threads=4)
+    passes = load_runs(results).passes
+    table = speedup(passes)
+    floor = table[table["reference"]]
+    assert set(floor["strategy"]) == set(passes.loc[passes["reference"], "strategy"]) != set()
+    assert (floor["threads"] == 4).any() and floor["speedup"].between(0.5, 2.0).all()
 
 
 @pytest.mark.slow
