@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.load import load_runs
-from analysis.stats import MIN_REPEATS_FOR_TESTS, RATIO_INTERVAL, holm, ratio_test
+from analysis.stats import MIN_REPEATS_FOR_TESTS, RATIO_INTERVAL, geometric_mean_ci, holm, ratio_test
 from contract.errors import UsageError
 
 
@@ -62,6 +62,7 @@ def compare(results_dir: Path, a: str, b: str, alpha: float = 0.05) -> pd.DataFr
         test = ratio_test(y, x)
         rows.append({"strategy": strategy, "phase": phase, "n_a": len(x), "n_b": len(y),
                      "median_a": float(np.median(x)), "median_b": float(np.median(y)),
+                     "geomean_a": geometric_mean_ci(x)[0], "geomean_b": geometric_mean_ci(y)[0],
                      "ratio": test.ratio, "ratio_ci_low": test.low, "ratio_ci_high": test.high,
                      "p_value": test.p_value})
     table = pd.DataFrame(rows)
@@ -85,12 +86,12 @@ def slower(table: pd.DataFrame, patterns: str) -> list[str]:
 
 
 def render(table: pd.DataFrame, a: str, b: str) -> str:
-    lines = [f"A = {a}    B = {b}    ratio = geometric mean B / A ({RATIO_INTERVAL}; Welch's t-test, "
-             "p Holm-corrected over the rows)", ""]
+    lines = [f"A = {a}    B = {b}    seconds: geometric mean A -> B; ratio = B / A ({RATIO_INTERVAL}; "
+             "Welch's t-test, p Holm-corrected over the rows)", ""]
     width = max(len(f"{s}-{p}") for s, p in zip(table["strategy"], table["phase"]))
     for r in table.itertuples():
         ci = f"[{r.ratio_ci_low:.2f}, {r.ratio_ci_high:.2f}]" if not math.isnan(r.ratio_ci_low) else "[-]"
         p = "" if math.isnan(r.p_holm) else f"p={r.p_holm:.3f}"
-        lines.append(f"{r.strategy + '-' + r.phase:<{width}}  {r.median_a:9.4f} s -> {r.median_b:9.4f} s  "
+        lines.append(f"{r.strategy + '-' + r.phase:<{width}}  {r.geomean_a:9.4f} s -> {r.geomean_b:9.4f} s  "
                      f"x{r.ratio:6.3f} {ci:>16}  {p:>8}  {r.verdict}")
     return "\n".join(lines)

@@ -44,3 +44,19 @@ def test_compare_without_common_strategies_is_a_one_line_error(repo_copy):
     make_run(results, "20260102-000000-bbbb", {("b", "insert"): [1.0]})
     done = run_cli("compare", "*aaaa", "*bbbb", cwd=repo_copy)
     assert done.returncode == 2 and "no strategy and phase in common" in done.stderr
+
+
+def test_the_seconds_printed_are_the_ones_the_ratio_is_formed_from(tmp_path):
+    """The two durations on a row are geometric means, so B / A is the printed ratio (medians
+    beside a ratio of geometric means would not divide to it)."""
+    from analysis.compare import compare, render
+
+    results = tmp_path / "results"
+    make_run(results, "20260101-000000-aaaa", {("skewed", "insert"): [1.0, 1.0, 1.0, 4.0, 4.0]})
+    make_run(results, "20260102-000000-bbbb", {("skewed", "insert"): [2.0, 2.1, 1.9, 2.0, 2.05]})
+    table = compare(results, "*aaaa", "*bbbb")
+    row = table.iloc[0]
+    assert row["median_a"] == 1.0 and row["geomean_a"] == pytest.approx(4 ** 0.4)
+    assert row["geomean_b"] / row["geomean_a"] == pytest.approx(row["ratio"])
+    line = render(table, "A", "B").splitlines()[-1]
+    assert f"{row['geomean_a']:9.4f} s -> {row['geomean_b']:9.4f} s" in line
