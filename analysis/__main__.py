@@ -101,15 +101,16 @@ def _figures(args: argparse.Namespace) -> int:
     from analysis.publish import FIGURES, LATEST, rebuild_all
 
     started = time.perf_counter()
-    chosen = args.runs or args.since or args.items or args.sweep or args.out or args.results_dir
+    out = in_repo(args.out) if args.out else None
+    chosen = args.runs or args.since or args.items or args.sweep or out or args.results_dir
     written = [] if chosen else rebuild_all(echo=_echo)
     source = results_dir(args.results_dir)
     if chosen or (source.is_dir() and any((p / "results.csv").exists() for p in source.iterdir())):
-        written += build(source, in_repo(args.out) if args.out else FIGURES / LATEST, args.runs, args.since,
+        written += build(source, out or FIGURES / LATEST, args.runs, args.since,
                          args.items, echo=_echo, sweep=args.sweep, allow_mixed=args.allow_mixed)
     elif not written:
         raise UsageError(f"no runs in {source} and no published set under {FIGURES}: run `make bench` first")
-    return _listed(written, in_repo(args.out) if args.out else FIGURES, started)
+    return _listed(written, out or FIGURES, started)
 
 
 def _publish(args: argparse.Namespace) -> int:

@@ -28,6 +28,7 @@ from analysis.load import (
     config_slug,
     configurations,
     load_runs,
+    plural,
     variant_slug,
 )
 from analysis.report import build_report
@@ -73,12 +74,8 @@ def provenance(loaded: Loaded, passes: pd.DataFrame) -> str:
     ids = ", ".join(run_ids) if len(run_ids) <= 2 else f"{run_ids[0]} .. {run_ids[-1]} ({len(run_ids)} runs)"
     return (f"commit {', '.join(commits)} · PostgreSQL {_values(passes['pg_version'].astype(str))} "
             f"({_values(passes['backend'])}{_variants(passes)}) · {_values(passes['items'], lambda v: f'{int(v):,}')} items · "
-            f"{_plural(_values(passes['threads'], lambda v: str(int(v))), 'thread')} · {_plural(repeats, 'repeat')} · "
+            f"{plural(_values(passes['threads'], lambda v: str(int(v))), 'thread')} · {plural(repeats, 'repeat')} · "
             f"run {ids}, {date_text} · {_values(passes['machine'])} · Python {', '.join(python)}")
-
-
-def _plural(count: str, noun: str) -> str:
-    return f"{count} {noun}" + ("" if count == "1" else "s")
 
 
 class Output:

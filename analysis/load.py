@@ -179,7 +179,12 @@ def configurations(passes: pd.DataFrame) -> list[tuple]:
 def config_label(config: tuple) -> str:
     items, threads, pg, backend, variant, machine = config
     extra = "" if variant == "default" else f", {variant}"
-    return f"{int(items):,} items, {int(threads)} thread{'' if int(threads) == 1 else 's'}, PostgreSQL {pg} ({backend}{extra}), {machine}"
+    return f"{int(items):,} items, {plural(str(int(threads)), 'thread')}, PostgreSQL {pg} ({backend}{extra}), {machine}"
+
+
+def plural(count: str, noun: str) -> str:
+    """'1 thread', '4 threads', '3-5 repeats'."""
+    return f"{count} {noun}" + ("" if count == "1" else "s")
 
 
 def variant_slug(variant: str) -> str:

@@ -62,9 +62,9 @@ def copy_run(source: Path, target: Path) -> None:
         if path.name in KEPT:
             shutil.copyfile(path, target / path.name)
         elif path.suffix == ".log":
-            with open(path, "rb") as raw, open(target / (path.name + ".gz"), "wb") as out:
-                with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0) as packed:
-                    shutil.copyfileobj(raw, packed)
+            with (open(path, "rb") as raw, open(target / (path.name + ".gz"), "wb") as out,
+                  gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0) as packed):
+                shutil.copyfileobj(raw, packed)
 
 
 def publish(name: str, results_dir: Path, runs: str | None = None, figures: Path = FIGURES,

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.stats import ratio_test
+from analysis.stats import RatioTest, ratio_test
 
 PLACE = ["pg_version", "backend", "variant", "machine"]
 METRICS = {"duration": "duration_s", "memory": "peak_memory_mb"}
@@ -57,11 +57,11 @@ def speedup(passes: pd.DataFrame) -> pd.DataFrame:
         base = group[group["threads"] == base_threads]["duration_s"].to_numpy(float)
         for threads, part in group.groupby("threads"):
             durations = part["duration_s"].to_numpy(float)
-            test = ratio_test(base, durations)
-            at_base = threads == base_threads  # 1 by definition: no interval against itself
+            # at the base: 1 by definition, no interval against itself
+            test = (RatioTest(1.0, np.nan, np.nan, np.nan) if threads == base_threads
+                    else ratio_test(base, durations))
             rows.append({**dict(zip(PLACE + ["items", "strategy", "phase"], key)), "threads": int(threads),
                          "base_threads": int(base_threads), "median_duration": float(np.median(durations)),
-                         "speedup": 1.0 if at_base else test.ratio,
-                         "ci_low": np.nan if at_base else test.low, "ci_high": np.nan if at_base else test.high,
+                         "speedup": test.ratio, "ci_low": test.low, "ci_high": test.high,
                          "n": len(durations), "reference": bool(part["reference"].any())})
     return pd.DataFrame(rows)

@@ -98,7 +98,7 @@ def speedup_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
     if table.empty:
         return None
     strategies = sorted(table["strategy"].unique())
-    floors = set(table.loc[table["reference"], "strategy"]) if "reference" in table else set()
+    floors = set(table.loc[table["reference"], "strategy"])
     threaded = [s for s in strategies if s not in floors]
     styles = {s: {"color": LINE_COLOURS[k % 10], "marker": MARKERS[k % len(MARKERS)]} for k, s in enumerate(threaded)}
     styles.update({s: {"color": "#999999", "marker": "o", "linestyle": "--"} for s in floors})
