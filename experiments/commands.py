@@ -20,8 +20,10 @@ from experiments import ENV_PREFIX
 from experiments.catalog import Strategy
 from experiments.comprehensibility import measure
 from experiments.database import schema
+from experiments.database.schema import qualified
 from experiments.servers import ServerSpec, open_target
-from experiments.urls import connect_error, redact_dsn, with_params
+from experiments.servers.sessions import connect_failure
+from experiments.urls import redact_dsn, with_params
 from experiments.workload import COLUMNS
 
 LIBRARY_ORDER = [entry.name for entry in LIBRARIES]  # the registry's order
@@ -63,14 +65,14 @@ def connect(dsn: str, schema_name: str) -> psycopg.Connection:
     try:
         return psycopg.connect(with_params(dsn, schema_name), autocommit=True, connect_timeout=10)
     except psycopg.Error as error:
-        raise UsageError(f"cannot connect to {redact_dsn(dsn)}: {connect_error(error)}") from None
+        raise UsageError(f"cannot connect to {redact_dsn(dsn)}: {connect_failure(error)}") from None
 
 
 def create_tables(dsn: str, schema_name: str) -> str:
-    with connect(dsn, schema_name) as conn:
+    with connect(dsn, schema_name) as conn, conn.transaction():  # all or nothing, with the check
         if schema_name != "public":
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema_name)))
-        schema.create_tables(conn)
+        schema.create_tables(conn, schema_name)
     return f"tables users and addresses exist in schema {schema_name}"
 
 
@@ -84,7 +86,7 @@ def _require_tables(conn: psycopg.Connection, schema_name: str) -> None:
 def count_rows(dsn: str, schema_name: str) -> str:
     with connect(dsn, schema_name) as conn:
         _require_tables(conn, schema_name)
-        counts = [f"{t}: {conn.execute(sql.SQL('SELECT count(*) FROM {}').format(sql.Identifier(t))).fetchone()[0]}"
+        counts = [f"{t}: {conn.execute(sql.SQL('SELECT count(*) FROM {}').format(qualified(schema_name, t))).fetchone()[0]}"
                   for t in COLUMNS]
     return "\n".join(counts)
 
@@ -96,7 +98,7 @@ def print_rows(dsn: str, schema_name: str, limit: int) -> str:
         for table, columns in COLUMNS.items():
             lines.append(f"# {table} (first {limit} by id)")
             lines.append("\t".join(columns))
-            query = sql.SQL("SELECT * FROM {} ORDER BY id LIMIT %s").format(sql.Identifier(table))
+            query = sql.SQL("SELECT * FROM {} ORDER BY id LIMIT %s").format(qualified(schema_name, table))
             for row in conn.execute(query, (limit,)):
                 lines.append("\t".join(_cell(v) for v in row))
     return "\n".join(lines)
@@ -118,7 +120,7 @@ def serve(spec: ServerSpec, echo) -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in the background
     with open_target(spec, run_id="serve", application="upsert-bench:serve") as target:
         with psycopg.connect(target.dsn, autocommit=True) as conn:
-            schema.create_tables(conn)
+            schema.create_tables(conn, target.schema)
         echo(f"PostgreSQL {target.server_version} is up with empty tables users and addresses.")
         echo(f"export {ENV_PREFIX}DATABASE_URL='{target.dsn}'")
         echo("Ctrl-C stops it and removes its data.")

@@ -240,8 +240,8 @@ class _SeedConfig(Mapping[str, object]):
     """What a seed-style strategy (`def main(total: int)`) reads: `CONFIG.database_url`,
     `CONFIG.total_threads`, ... or by the setting's name, `CONFIG["DATABASE_URL"]`.
     Loaded on first use from the environment (the worker sets UPSERT_BENCH_DATABASE_URL,
-    UPSERT_BENCH_TOTAL_ITEMS and UPSERT_BENCH_TOTAL_THREADS for the pass it runs) and the .env
-    files."""
+    UPSERT_BENCH_TOTAL_ITEMS, UPSERT_BENCH_TOTAL_THREADS and UPSERT_BENCH_SCHEMA for the pass it
+    runs) and the .env files."""
 
     def _settings(self) -> Settings:
         if "_cached" not in self.__dict__:
@@ -268,6 +268,11 @@ class _SeedConfig(Mapping[str, object]):
     @property
     def total_threads(self) -> int:
         return self._settings().threads
+
+    @property
+    def schema(self) -> str:
+        """The run's schema, to qualify table names with (`public` on the servers the run starts)."""
+        return self._settings().schema or "public"
 
     def __getitem__(self, name: str) -> object:
         settings = self._settings()

@@ -10,6 +10,7 @@ emoji and strings over 10,000 characters.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -108,6 +109,8 @@ def address_row(i: int, phase: str, total: int) -> tuple:
 
 
 ROW_FUNCTIONS = {"users": user_row, "addresses": address_row}
+# a schema name that needs no quoting in SQL text (what --schema accepts; "public" for ours)
+SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
 def stage_table(phase: str, table: str) -> str:
@@ -124,15 +127,21 @@ class Workload:
     call, inside the timed region); `iter_users()` / `iter_addresses()` generate rows lazily
     for strategies that stream. `columns` maps table name to its column names.
 
+    `schema` is the run's schema and `table(name)` a table's schema-qualified name
+    (`upsert_bench_x.users`): every statement a strategy sends names its tables that way, so it
+    writes into the run's schema whatever the session's search_path is (a pooler may drop the
+    `options` that set it). The rule and its test: docs/adding-a-strategy.md.
+
     For reference rows only (the server-only floor): `staged_table(table)` names the table in
-    which the harness already holds this phase's rows. Every row, the floor's too, is timed
-    over all of `main()`: connecting, the statements, committing.
+    which the harness already holds this phase's rows (qualified too). Every row, the floor's
+    too, is timed over all of `main()`: connecting, the statements, committing.
     """
 
     dsn: str
     total: int
     phase: str
     threads: int = 1
+    schema: str = "public"
     columns: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(COLUMNS))
     _cache: dict[str, list] = field(default_factory=dict, repr=False)
 
@@ -140,6 +149,8 @@ class Workload:
         _phase_index(self.phase)
         if self.total < 1:
             raise ValueError("total must be at least 1")
+        if not SCHEMA_NAME.fullmatch(self.schema):
+            raise ValueError(f"schema must be a plain lower-case identifier, got {self.schema!r}")
 
     def iter_rows(self, table: str) -> Iterator[tuple]:
         make = ROW_FUNCTIONS[table]
@@ -178,5 +189,9 @@ class Workload:
     def sqlalchemy_url(self, driver: str = "psycopg2") -> str:
         return sqlalchemy_url(self.dsn, driver)
 
+    def table(self, name: str) -> str:
+        """`name` qualified with the run's schema, ready to put into SQL text (`schema.users`)."""
+        return f"{self.schema}.{name}"
+
     def staged_table(self, table: str) -> str:
-        return stage_table(self.phase, table)
+        return self.table(stage_table(self.phase, table))

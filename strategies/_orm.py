@@ -1,4 +1,9 @@
-"""The SQLAlchemy ORM mapping of the benchmark's tables, shared by the ORM strategies."""
+"""The SQLAlchemy ORM mapping of the benchmark's tables, shared by the ORM strategies.
+
+The tables carry no schema: each strategy's engine has `schema_translate_map={None:
+work.schema}`, which names them `<run schema>.users` in every statement (rule R21 in
+docs/adding-a-strategy.md).
+"""
 
 from sqlalchemy import ForeignKey, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column

@@ -1,4 +1,9 @@
-"""SQL text shared by the strategies that write raw `INSERT ... ON CONFLICT` statements."""
+"""SQL text shared by the strategies that write raw `INSERT ... ON CONFLICT` statements.
+
+A statement's target is the table's schema-qualified name, `work.table("users")` (rule R21 in
+docs/adding-a-strategy.md): the statement then writes into the run's schema whatever the
+session's search_path is. Column lists, placeholders and types take the plain table name.
+"""
 
 from experiments.workload import COLUMN_TYPES, COLUMNS
 
@@ -25,21 +30,30 @@ def update_set(table: str, source: str = "EXCLUDED") -> str:
     return ", ".join(f"{c} = {source}.{c}" for c in COLUMNS[table] if c != "id")
 
 
-def upsert_statement(table: str, values: str = "VALUES %s") -> str:
-    """`INSERT INTO table (cols) <values> ON CONFLICT (id) DO UPDATE SET <every column>`.
+def table_name(target: str) -> str:
+    """The plain table name of a target: `users` for `upsert_bench_x.users` (or `users`)."""
+    return target.rpartition(".")[2]
 
-    `values` is what follows the column list: `VALUES %s` (psycopg2 execute_values),
-    `VALUES (%s, %s, ...)`, or `SELECT ... FROM staging`."""
-    return (f"INSERT INTO {table} ({column_list(table)}) {values} "
+
+def upsert_statement(target: str, values: str = "VALUES %s") -> str:
+    """`INSERT INTO target (cols) <values> ON CONFLICT (id) DO UPDATE SET <every column>`.
+
+    `target` is the qualified table, `work.table("users")`. `values` is what follows the column
+    list: `VALUES %s` (psycopg2 execute_values), `VALUES (%s, %s, ...)`, or `SELECT ... FROM
+    staging`."""
+    table = table_name(target)
+    return (f"INSERT INTO {target} ({column_list(table)}) {values} "
             f"ON CONFLICT (id) DO UPDATE SET {update_set(table)}")
 
 
-def merge_statement(table: str, source: str) -> str:
-    """`MERGE INTO table AS t USING <source> AS s ON t.id = s.id` updating every column when
-    matched and inserting when not. `source` is a table name or a parenthesised query whose
-    columns are named like the table's (PostgreSQL 15+)."""
+def merge_statement(target: str, source: str) -> str:
+    """`MERGE INTO target AS t USING <source> AS s ON t.id = s.id` updating every column when
+    matched and inserting when not. `target` is the qualified table, `work.table("users")`;
+    `source` a (temporary) table or a parenthesised query whose columns are named like the
+    table's (PostgreSQL 15+)."""
+    table = table_name(target)
     cols = COLUMNS[table]
-    return (f"MERGE INTO {table} AS t USING {source} AS s ON t.id = s.id "
+    return (f"MERGE INTO {target} AS t USING {source} AS s ON t.id = s.id "
             f"WHEN MATCHED THEN UPDATE SET {update_set(table, 's')} "
             f"WHEN NOT MATCHED THEN INSERT ({', '.join(cols)}) "
             f"VALUES ({', '.join('s.' + c for c in cols)})")

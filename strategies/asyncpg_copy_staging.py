@@ -11,9 +11,9 @@ psycopg needs `set_types()` for (a small Python `int` sent as a 2-byte `smallint
 `NULL`, tabs, newlines and backslashes are plain bytes, `None` is NULL.
 
 The staging table is temporary and dropped at commit, so nothing is left behind; its name is
-not schema-qualified (temporary tables live in `pg_temp`, searched first), and `LIKE <table>`
-finds the target through the connection's `search_path` (the DSN's `options=-csearch_path=...`
-reaches the server: asyncpg passes query options it does not recognise as server settings).
+not schema-qualified (temporary tables live in `pg_temp`, searched first), while `LIKE` and the
+`INSERT` name the target with the run's schema (`work.table(...)`), whatever the session's
+`search_path`.
 
 Caveats: the staged rows must be unique by key (one statement cannot update a row twice); the
 whole batch is one transaction, so one bad row fails all; the records are streamed, but the
@@ -39,10 +39,11 @@ async def upsert(work):
             for table in ("users", "addresses"):  # users first: addresses reference them
                 stage = f"stage_{table}"
                 columns = work.columns[table]
-                await conn.execute(f"CREATE TEMP TABLE {stage} (LIKE {table}) ON COMMIT DROP")
+                await conn.execute(
+                    f"CREATE TEMP TABLE {stage} (LIKE {work.table(table)}) ON COMMIT DROP")
                 await conn.copy_records_to_table(stage, records=work.rows(table), columns=columns)
                 select = f"SELECT {', '.join(columns)} FROM {stage}"
-                await conn.execute(upsert_statement(table, select))
+                await conn.execute(upsert_statement(work.table(table), select))
     finally:
         await conn.close()
 

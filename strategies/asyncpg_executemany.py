@@ -35,8 +35,8 @@ from strategies._sql import placeholders, upsert_statement
 TAGS = {"library": "asyncpg", "api": "driver", "technique": "on_conflict", "threaded": False}
 
 
-def statement(table):
-    return upsert_statement(table, f"VALUES {placeholders(table, '$')}")
+def statement(work, table):
+    return upsert_statement(work.table(table), f"VALUES {placeholders(table, '$')}")
 
 
 async def upsert(work):
@@ -45,7 +45,7 @@ async def upsert(work):
     try:
         async with conn.transaction():  # commits at the end of the block, rolls back on error
             for table in ("users", "addresses"):  # users first: addresses reference them
-                await conn.executemany(statement(table), work.rows(table))
+                await conn.executemany(statement(work, table), work.rows(table))
     finally:
         await conn.close()
 

@@ -39,14 +39,14 @@ from strategies._sql import placeholders, upsert_statement
 TAGS = {"library": "asyncpg", "api": "driver", "technique": "on_conflict", "threaded": True}
 
 
-def statement(table):
-    return upsert_statement(table, f"VALUES {placeholders(table, '$')}")
+def statement(work, table):
+    return upsert_statement(work.table(table), f"VALUES {placeholders(table, '$')}")
 
 
 async def upsert(work):
     users, addresses = work.users(), work.addresses()
     size = -(-work.total // work.threads)  # ceiling division: every row in exactly one slice
-    users_sql, addresses_sql = statement("users"), statement("addresses")
+    users_sql, addresses_sql = statement(work, "users"), statement(work, "addresses")
 
     async with asyncpg.create_pool(work.dsn, min_size=work.threads, max_size=work.threads) as pool:
 

@@ -40,10 +40,10 @@ TAGS = {"library": "asyncpg", "api": "driver", "technique": "unnest", "threaded"
 CHUNK_ROWS = 5_000
 
 
-def statement(table):
+def statement(work, table):
     types = column_types(table, "[]")  # integer[], text[], ... in column order
     arrays = ", ".join(f"${n}::{array_type}" for n, array_type in enumerate(types, start=1))
-    return upsert_statement(table, f"SELECT * FROM unnest({arrays})")
+    return upsert_statement(work.table(table), f"SELECT * FROM unnest({arrays})")
 
 
 async def upsert(work):
@@ -51,7 +51,7 @@ async def upsert(work):
     try:
         async with conn.transaction():  # commits at the end of the block, rolls back on error
             for table in ("users", "addresses"):  # users first: addresses reference them
-                sql, rows = statement(table), work.rows(table)
+                sql, rows = statement(work, table), work.rows(table)
                 for start in range(0, len(rows), CHUNK_ROWS):
                     columns = [list(column) for column in zip(*rows[start:start + CHUNK_ROWS])]
                     await conn.execute(sql, *columns)

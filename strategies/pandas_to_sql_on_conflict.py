@@ -58,7 +58,7 @@ def main(work):
     try:
         for table in ("users", "addresses"):  # users first: addresses reference them
             frame = pd.DataFrame(work.rows(table), columns=list(work.columns[table]))
-            frame.to_sql(table, engine, if_exists="append", index=False,
+            frame.to_sql(table, engine, schema=work.schema, if_exists="append", index=False,
                          chunksize=CHUNKSIZE, method=insert_on_conflict_update)
     finally:
         engine.dispose()

@@ -45,9 +45,9 @@ def main(work):
         with conn, conn.cursor() as cur:  # `with conn` commits at the end of the block
             for table in ("users", "addresses"):  # users first: addresses reference them
                 stage = f"stage_{table}"
-                cur.execute(f"CREATE TEMP TABLE {stage} (LIKE {table}) ON COMMIT DROP")
+                cur.execute(f"CREATE TEMP TABLE {stage} (LIKE {work.table(table)}) ON COMMIT DROP")
                 cur.copy_expert(f"COPY {stage} ({column_list(table)}) FROM STDIN (FORMAT text)",
                                 CopyTextReader(work.rows(table)), size=READ_SIZE)
-                cur.execute(merge_statement(table, stage))
+                cur.execute(merge_statement(work.table(table), stage))
     finally:
         conn.close()

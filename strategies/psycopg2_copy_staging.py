@@ -46,9 +46,9 @@ def main(work):
             for table in ("users", "addresses"):  # users first: addresses reference them
                 stage = f"stage_{table}"
                 cols = column_list(table)
-                cur.execute(f"CREATE TEMP TABLE {stage} (LIKE {table}) ON COMMIT DROP")
+                cur.execute(f"CREATE TEMP TABLE {stage} (LIKE {work.table(table)}) ON COMMIT DROP")
                 cur.copy_expert(f"COPY {stage} ({cols}) FROM STDIN (FORMAT text)",
                                 CopyTextReader(work.rows(table)), size=READ_SIZE)
-                cur.execute(upsert_statement(table, f"SELECT {cols} FROM {stage}"))
+                cur.execute(upsert_statement(work.table(table), f"SELECT {cols} FROM {stage}"))
     finally:
         conn.close()

@@ -37,7 +37,7 @@ def main(work):
     try:
         with conn, conn.cursor() as cur:  # `with conn` commits at the end of the block
             for table in ("users", "addresses"):  # users first: addresses reference them
-                sql = upsert_statement(table, f"VALUES {placeholders(table)}")
+                sql = upsert_statement(work.table(table), f"VALUES {placeholders(table)}")
                 execute_batch(cur, sql, work.rows(table), page_size=PAGE_SIZE)
     finally:
         conn.close()

@@ -27,7 +27,9 @@ def main(work):
     conn = psycopg2.connect(work.dsn)
     try:
         with conn, conn.cursor() as cur:  # `with conn` commits at the end of the block
-            execute_values(cur, upsert_statement("users"), work.users(), page_size=PAGE_SIZE)
-            execute_values(cur, upsert_statement("addresses"), work.addresses(), page_size=PAGE_SIZE)
+            execute_values(cur, upsert_statement(work.table("users")), work.users(),
+                           page_size=PAGE_SIZE)
+            execute_values(cur, upsert_statement(work.table("addresses")), work.addresses(),
+                           page_size=PAGE_SIZE)
     finally:
         conn.close()

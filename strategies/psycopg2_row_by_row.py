@@ -34,7 +34,7 @@ def main(work):
     try:
         with conn, conn.cursor() as cur:  # `with conn` commits once, at the end of the block
             for table in ("users", "addresses"):  # users first: addresses reference them
-                sql = upsert_statement(table, f"VALUES {placeholders(table)}")
+                sql = upsert_statement(work.table(table), f"VALUES {placeholders(table)}")
                 for row in work.rows(table):
                     cur.execute(sql, row)
     finally:

@@ -32,7 +32,7 @@ def main(work):
         conn.autocommit = True  # every execute() below is committed on its own
         with conn.cursor() as cur:
             for table in ("users", "addresses"):  # users first: addresses reference them
-                sql = upsert_statement(table, f"VALUES {placeholders(table)}")
+                sql = upsert_statement(work.table(table), f"VALUES {placeholders(table)}")
                 for row in work.rows(table):
                     cur.execute(sql, row)
     finally:

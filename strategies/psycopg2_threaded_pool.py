@@ -35,9 +35,10 @@ def main(work):
         conn = pool.getconn()
         try:
             with conn, conn.cursor() as cur:
-                execute_values(cur, upsert_statement("users"), users[start:start + size], page_size=PAGE_SIZE)
-                execute_values(cur, upsert_statement("addresses"), addresses[start:start + size],
-                               page_size=PAGE_SIZE)
+                execute_values(cur, upsert_statement(work.table("users")),
+                               users[start:start + size], page_size=PAGE_SIZE)
+                execute_values(cur, upsert_statement(work.table("addresses")),
+                               addresses[start:start + size], page_size=PAGE_SIZE)
         finally:
             pool.putconn(conn)
 

@@ -45,13 +45,13 @@ TAGS = {"library": "psycopg2", "api": "driver", "technique": "update_then_insert
 CHUNK = 1_000
 
 
-def statements(table):
+def statements(work, table):
     """The UPDATE, the INSERT and the row template for `table`."""
-    cols = column_list(table)
+    target, cols = work.table(table), column_list(table)
     source = f"(VALUES %s) AS v ({cols})"
-    update = f"UPDATE {table} AS t SET {update_set(table, 'v')} FROM {source} WHERE t.id = v.id"
-    insert = (f"INSERT INTO {table} ({cols}) SELECT {', '.join('v.' + c for c in COLUMNS[table])} "
-              f"FROM {source} WHERE NOT EXISTS (SELECT 1 FROM {table} AS t WHERE t.id = v.id)")
+    update = f"UPDATE {target} AS t SET {update_set(table, 'v')} FROM {source} WHERE t.id = v.id"
+    insert = (f"INSERT INTO {target} ({cols}) SELECT {', '.join('v.' + c for c in COLUMNS[table])} "
+              f"FROM {source} WHERE NOT EXISTS (SELECT 1 FROM {target} AS t WHERE t.id = v.id)")
     template = "(" + ", ".join(f"%s::{sql_type}" for sql_type in column_types(table)) + ")"
     return update, insert, template
 
@@ -61,7 +61,7 @@ def main(work):
     try:
         with conn, conn.cursor() as cur:  # `with conn` commits at the end of the block
             for table in ("users", "addresses"):  # users first: addresses reference them
-                update, insert, template = statements(table)
+                update, insert, template = statements(work, table)
                 rows = work.rows(table)
                 for start in range(0, len(rows), CHUNK):
                     chunk = rows[start:start + CHUNK]

@@ -25,8 +25,8 @@ def main(work):
         for table in ("users", "addresses"):  # users first: addresses reference them
             stage = f"stage_{table}"
             cols = column_list(table)
-            conn.execute(f"CREATE TEMP TABLE {stage} (LIKE {table}) ON COMMIT DROP")
+            conn.execute(f"CREATE TEMP TABLE {stage} (LIKE {work.table(table)}) ON COMMIT DROP")
             with conn.cursor().copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
                 for row in work.rows(table):
                     copy.write_row(row)
-            conn.execute(upsert_statement(table, f"SELECT {cols} FROM {stage}"))
+            conn.execute(upsert_statement(work.table(table), f"SELECT {cols} FROM {stage}"))

@@ -30,8 +30,8 @@ def main(work):
         for table, rows in (("users", work.iter_users()), ("addresses", work.iter_addresses())):
             stage = f"stage_{table}"
             cols = column_list(table)
-            conn.execute(f"CREATE TEMP TABLE {stage} (LIKE {table}) ON COMMIT DROP")
+            conn.execute(f"CREATE TEMP TABLE {stage} (LIKE {work.table(table)}) ON COMMIT DROP")
             with conn.cursor().copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
                 for row in rows:  # one row at a time, straight from the generator
                     copy.write_row(row)
-            conn.execute(upsert_statement(table, f"SELECT {cols} FROM {stage}"))
+            conn.execute(upsert_statement(work.table(table), f"SELECT {cols} FROM {stage}"))

@@ -32,12 +32,12 @@ from strategies._sql import placeholders, upsert_statement
 TAGS = {"library": "psycopg", "api": "driver", "technique": "on_conflict", "threaded": False}
 
 
-def statement(table):
-    return upsert_statement(table, f"VALUES {placeholders(table)}")
+def statement(work, table):
+    return upsert_statement(work.table(table), f"VALUES {placeholders(table)}")
 
 
 def main(work):
     with psycopg.connect(work.dsn) as conn:  # commits when the block ends without error
         with conn.cursor() as cur:
             for table in ("users", "addresses"):  # users first: addresses reference them
-                cur.executemany(statement(table), work.rows(table))
+                cur.executemany(statement(work, table), work.rows(table))

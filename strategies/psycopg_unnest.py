@@ -44,17 +44,17 @@ TAGS = {"library": "psycopg", "api": "driver", "technique": "unnest", "threaded"
 CHUNK_ROWS = 5_000
 
 
-def statement(table):
+def statement(work, table):
     # integer[], text[], ... in column order
     arrays = ", ".join(f"%b::{array_type}" for array_type in column_types(table, "[]"))
-    return upsert_statement(table, f"SELECT * FROM unnest({arrays})")
+    return upsert_statement(work.table(table), f"SELECT * FROM unnest({arrays})")
 
 
 def main(work):
     with psycopg.connect(work.dsn) as conn:  # commits when the block ends without error
         with conn.cursor() as cur:
             for table in ("users", "addresses"):  # users first: addresses reference them
-                sql, rows = statement(table), work.rows(table)
+                sql, rows = statement(work, table), work.rows(table)
                 for start in range(0, len(rows), CHUNK_ROWS):
                     columns = [list(column) for column in zip(*rows[start:start + CHUNK_ROWS])]
                     cur.execute(sql, columns)

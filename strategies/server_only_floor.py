@@ -26,5 +26,5 @@ def main(work):
     with psycopg.connect(work.dsn) as conn:
         for table in ("users", "addresses"):
             source = f"SELECT {column_list(table)} FROM {work.staged_table(table)}"
-            conn.execute(upsert_statement(table, source))
+            conn.execute(upsert_statement(work.table(table), source))
         conn.commit()

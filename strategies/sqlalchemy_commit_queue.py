@@ -88,7 +88,7 @@ def upsert_table(engine, work, table):
     """Queue every row of `table` from work.threads producers; return once all are committed."""
     columns, rows = work.columns[table], work.rows(table)
     placeholders = ", ".join(f":{c}" for c in columns)  # text() bind parameters
-    statement = text(upsert_statement(table, f"VALUES ({placeholders})"))
+    statement = text(upsert_statement(work.table(table), f"VALUES ({placeholders})"))
     bounds = [work.total * k // work.threads for k in range(work.threads + 1)]  # contiguous slices
     commit_queue = SACommitQueue(engine)
 

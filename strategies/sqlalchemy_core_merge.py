@@ -3,11 +3,11 @@
 PostgreSQL 15+ has the SQL-standard `MERGE`. SQLAlchemy 2.1 has no MERGE construct (neither Core
 nor the PostgreSQL dialect exports one and its changelog adds none; it was requested in
 sqlalchemy/sqlalchemy#10601), so the statement is `text()`:
-`MERGE INTO users AS t USING (SELECT * FROM unnest(CAST(:id AS INTEGER[]), CAST(:name AS TEXT[]),
-...) AS u(id, name, ...)) AS s ON t.id = s.id WHEN MATCHED THEN UPDATE SET ... WHEN NOT MATCHED
-THEN INSERT ...`. Each chunk of 1,000 rows is sent as one array per column, so a statement has
-five parameters whatever the chunk size, and `unnest()` with several arguments zips the arrays
-back into rows inside the server.
+`MERGE INTO <schema>.users AS t USING (SELECT * FROM unnest(CAST(:id AS INTEGER[]),
+CAST(:name AS TEXT[]), ...) AS u(id, name, ...)) AS s ON t.id = s.id WHEN MATCHED THEN UPDATE SET
+... WHEN NOT MATCHED THEN INSERT ...`. Each chunk of 1,000 rows is sent as one array per column,
+so a statement has five parameters whatever the chunk size, and `unnest()` with several
+arguments zips the arrays back into rows inside the server.
 
 Typing trap, worked around: every array is cast explicitly (`CAST(:name AS TEXT[])`, the element
 types read from the Table). psycopg2 renders a list as `ARRAY['a', NULL, ...]`, but a list of
@@ -45,17 +45,18 @@ TAGS = {"library": "sqlalchemy", "api": "core", "technique": "sql_merge", "threa
 CHUNK = 1_000
 
 
-def merge_from_arrays(table, names):
-    """`text()` MERGE into `table` whose source unnests one bound array per column in `names`."""
+def merge_from_arrays(work, table, names):
+    """`text()` MERGE into `table` (in the run's schema) whose source unnests one bound array per
+    column in `names`."""
     dialect = postgresql.dialect()
     arrays = ", ".join(f"CAST(:{n} AS {table.c[n].type.compile(dialect)}[])" for n in names)
     source = f"(SELECT * FROM unnest({arrays}) AS u({', '.join(names)}))"
-    return text(merge_statement(table.name, source))
+    return text(merge_statement(work.table(table.name), source))
 
 
-def merge_rows(conn, table, names, rows):
+def merge_rows(conn, work, table, names, rows):
     """MERGE `rows` (tuples in `names` order) into `table`, CHUNK rows a statement."""
-    statement = merge_from_arrays(table, names)
+    statement = merge_from_arrays(work, table, names)
     for start in range(0, len(rows), CHUNK):
         columns = zip(*rows[start:start + CHUNK])  # rows -> one sequence per column
         # lists, not tuples: psycopg2 sends a list as an ARRAY, a tuple as a row constructor
@@ -63,11 +64,13 @@ def merge_rows(conn, table, names, rows):
 
 
 def main(work):
-    engine = create_engine(work.sqlalchemy_url("psycopg2"))
+    # the MERGE text names work.table(); the translate map qualifies statements built on a Table
+    engine = create_engine(work.sqlalchemy_url("psycopg2"),
+                           execution_options={"schema_translate_map": {None: work.schema}})
     try:
         with engine.begin() as conn:  # one transaction, committed when the block ends
             # users before the addresses that reference them
-            merge_rows(conn, User.__table__, work.columns["users"], work.users())
-            merge_rows(conn, Address.__table__, work.columns["addresses"], work.addresses())
+            merge_rows(conn, work, User.__table__, work.columns["users"], work.users())
+            merge_rows(conn, work, Address.__table__, work.columns["addresses"], work.addresses())
     finally:
         engine.dispose()

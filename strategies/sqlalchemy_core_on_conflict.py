@@ -48,7 +48,9 @@ def upsert_statement(table):
 
 
 def main(work):
-    engine = create_engine(work.sqlalchemy_url("psycopg2"))  # insertmanyvalues_page_size=1000
+    # insertmanyvalues_page_size=1000; the translate map qualifies the Tables with the run's schema
+    engine = create_engine(work.sqlalchemy_url("psycopg2"),
+                           execution_options={"schema_translate_map": {None: work.schema}})
     try:
         with engine.begin() as conn:  # one transaction, committed when the block ends
             conn.execute(upsert_statement(User.__table__), work.user_dicts())  # users first

@@ -50,7 +50,9 @@ def upsert(session, model, rows):
 
 
 def main(work):
-    engine = create_engine(work.sqlalchemy_url("psycopg2"))
+    # the translate map names the mapped tables (no schema of their own) <work.schema>.<table>
+    engine = create_engine(work.sqlalchemy_url("psycopg2"),
+                           execution_options={"schema_translate_map": {None: work.schema}})
     try:
         with Session(engine) as session:
             upsert(session, User, work.user_dicts())  # users are written before any address

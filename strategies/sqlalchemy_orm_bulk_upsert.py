@@ -60,7 +60,9 @@ def upsert_statement(model):
 
 
 def main(work):
-    engine = create_engine(work.sqlalchemy_url("psycopg2"))
+    # the translate map names the mapped tables (no schema of their own) <work.schema>.<table>
+    engine = create_engine(work.sqlalchemy_url("psycopg2"),
+                           execution_options={"schema_translate_map": {None: work.schema}})
     try:
         with Session(engine) as session:
             session.execute(upsert_statement(User), work.user_dicts())  # users before addresses

@@ -23,7 +23,9 @@ TAGS = {"library": "sqlalchemy", "api": "orm", "technique": "merge", "threaded":
 
 
 def main(work):
-    engine = create_engine(work.sqlalchemy_url("psycopg2"))
+    # the translate map names the mapped tables (no schema of their own) <work.schema>.<table>
+    engine = create_engine(work.sqlalchemy_url("psycopg2"),
+                           execution_options={"schema_translate_map": {None: work.schema}})
     try:
         with Session(engine) as session:
             for row in work.user_dicts():

@@ -37,7 +37,9 @@ def main(work):
     # work.threads contiguous slices, none empty when total >= threads
     bounds = [work.total * k // work.threads for k in range(work.threads + 1)]
     # one pooled connection per thread and never more: the pool blocks instead of overflowing
-    engine = create_engine(work.sqlalchemy_url("psycopg2"), pool_size=work.threads, max_overflow=0)
+    # (the translate map names the mapped tables <work.schema>.<table>)
+    engine = create_engine(work.sqlalchemy_url("psycopg2"), pool_size=work.threads, max_overflow=0,
+                           execution_options={"schema_translate_map": {None: work.schema}})
 
     def merge_slice(start, stop):
         with Session(engine) as session:  # a Session per thread; only the Engine is shared

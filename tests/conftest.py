@@ -19,7 +19,8 @@ import pytest
 
 from experiments import ENV_PREFIX, REPO_ROOT
 from experiments.servers import ServerSpec, open_target
-from experiments.servers.embedded import newest_embedded
+from experiments.servers.cluster import Cluster
+from experiments.servers.embedded import embedded_versions, newest_embedded
 
 FIXTURES = REPO_ROOT / "tests" / "strategies_fixtures"
 
@@ -86,3 +87,48 @@ def wait_for_rows(results_dir: Path, rows: int, runner: subprocess.Popen, timeou
         assert runner.poll() is None, runner.communicate()
         time.sleep(0.05)
     pytest.fail(f"the run wrote fewer than {rows} rows within {timeout_s:.0f} s")
+
+
+# -- a server that is not ours: its public schema holds tables named like ours ---------------
+BYSTANDERS = 100
+
+
+@pytest.fixture(scope="module")
+def bystander_server():
+    """A second server whose public schema holds users and addresses with rows of their own."""
+    with Cluster(embedded_versions()[newest_embedded()], "bystander server") as cluster:
+        with psycopg.connect(cluster.dsn, autocommit=True) as conn:
+            conn.execute("CREATE TABLE public.users (id int PRIMARY KEY, name text NOT NULL, email text, "
+                         "bio text, karma int NOT NULL)")
+            conn.execute("CREATE TABLE public.addresses (id int PRIMARY KEY, user_id int NOT NULL "
+                         "REFERENCES public.users (id), street text NOT NULL, city text, postcode text)")
+            conn.execute("INSERT INTO public.users SELECT g, 'bystander ' || g, NULL, 'keep me', g "
+                         "FROM generate_series(1, %s) g", (BYSTANDERS,))
+            conn.execute("INSERT INTO public.addresses SELECT g, g, 'Bystander Road', 'Nowhere', NULL "
+                         "FROM generate_series(1, %s) g", (BYSTANDERS,))
+        with psycopg.connect(cluster.dsn, autocommit=True) as conn:  # the inserts counted, as a baseline
+            deadline = time.monotonic() + 10
+            while conn.execute("SELECT pg_stat_clear_snapshot(), sum(n_tup_ins) FROM pg_stat_user_tables "
+                               "WHERE schemaname = 'public'").fetchone()[1] != 2 * BYSTANDERS:
+                assert time.monotonic() < deadline, "the bystanders' inserts were never counted"
+                time.sleep(0.05)
+        yield cluster.dsn
+
+
+def fingerprint(dsn: str) -> dict:
+    """Everything outside temporary schemas: schemas, relations, the bystanders' rows (md5 of
+    each table's rows in id order, as `psql` would compute it) and what the server counted of
+    writes to them."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        schemas = [r[0] for r in conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg_temp%' "
+            "AND nspname NOT LIKE 'pg_toast_temp%' ORDER BY 1")]
+        relations = conn.execute(
+            "SELECT n.nspname, c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_temp%' "
+            "AND n.nspname NOT LIKE 'pg_toast%' ORDER BY 1, 2").fetchall()
+        rows = {t: conn.execute(f"SELECT count(*), md5(string_agg(t::text, E'\\n' ORDER BY id)) "
+                                f"FROM public.{t} t").fetchone() for t in ("users", "addresses")}
+        writes = conn.execute("SELECT relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables "
+                              "WHERE schemaname = 'public' ORDER BY 1").fetchall()
+    return {"schemas": schemas, "relations": relations, "rows": rows, "writes": writes}

@@ -2,7 +2,6 @@
 engine), local binaries, DSN with a private schema (the bystander test), settings, versions."""
 
 import datetime
-import hashlib
 import json
 import re
 from types import SimpleNamespace
@@ -21,7 +20,7 @@ from experiments.servers.docker import (PinnedImage, container_spec, engine, loa
 from experiments.servers.embedded import embedded_versions, newest_embedded
 from experiments.servers.local import local_versions
 
-from conftest import read_results, run_cli
+from conftest import bystander_server, fingerprint, read_results, run_cli  # noqa: F401 (a fixture)
 
 
 def docker_engine_reason() -> str:
@@ -186,37 +185,6 @@ def test_pg_bin_must_hold_postgres(tmp_path):
 
 
 # -- DSN: a private schema, nothing else touched ---------------------------------------------
-def fingerprint(dsn: str) -> dict:
-    """Everything outside temporary schemas: schemas, relations, and the bystanders' rows."""
-    with psycopg.connect(dsn) as conn:
-        schemas = [r[0] for r in conn.execute(
-            "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg_temp%' "
-            "AND nspname NOT LIKE 'pg_toast_temp%' ORDER BY 1")]
-        relations = conn.execute(
-            "SELECT n.nspname, c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_temp%' "
-            "AND n.nspname NOT LIKE 'pg_toast%' ORDER BY 1, 2").fetchall()
-        rows = {t: hashlib.sha256(repr(conn.execute(f"SELECT * FROM public.{t} ORDER BY id").fetchall())
-                                  .encode()).hexdigest() for t in ("users", "addresses")}
-    return {"schemas": schemas, "relations": relations, "rows": rows}
-
-
-@pytest.fixture(scope="module")
-def bystander_server():
-    """A second server whose public schema holds tables named like ours, with rows of its own."""
-    with Cluster(embedded_versions()[newest_embedded()], "bystander server") as cluster:
-        with psycopg.connect(cluster.dsn, autocommit=True) as conn:
-            conn.execute("CREATE TABLE public.users (id int PRIMARY KEY, name text NOT NULL, email text, "
-                         "bio text, karma int NOT NULL)")
-            conn.execute("CREATE TABLE public.addresses (id int PRIMARY KEY, user_id int NOT NULL "
-                         "REFERENCES public.users (id), street text NOT NULL, city text, postcode text)")
-            conn.execute("INSERT INTO public.users SELECT g, 'bystander ' || g, NULL, 'keep me', g "
-                         "FROM generate_series(1, 20) g")
-            conn.execute("INSERT INTO public.addresses SELECT g, g, 'Bystander Road', 'Nowhere', NULL "
-                         "FROM generate_series(1, 20) g")
-        yield cluster.dsn
-
-
 @pytest.mark.slow
 def test_dsn_run_touches_nothing_outside_its_private_schema(bystander_server, tmp_path):
     """Every strategy, both phases, against a server whose public schema has its own users and

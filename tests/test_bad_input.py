@@ -18,7 +18,8 @@ from typing import Callable
 
 import pytest
 
-from conftest import run_cli
+from conftest import bystander_server, run_cli  # noqa: F401 (a fixture)
+from pooler import pgbouncer
 from experiments import REPO_ROOT
 
 SENTINEL = "20200101-000000-abcd"
@@ -26,6 +27,12 @@ PASSWORD = "hunter2"  # in every DSN below; must never reach stderr
 UNREACHABLE = f"postgresql://nobody:{PASSWORD}@127.0.0.1:1/nothing"  # port 1: refused at once
 DOCS = REPO_ROOT / "docs" / "bad-input.md"
 TMP = "{tmp}"  # in argv and env values: the case's own scratch folder, shown as <tmp>
+
+
+# a pooler's address and the run's schema change from run to run
+POOLER_VARY = ((r"127\.0\.0\.1:\d+", "127.0.0.1:<port>"), (r"port \d+", "port <port>"),
+               (r"upsert_bench_\w+", "upsert_bench_<run_id>"))
+POOLER = re.compile(r"\{pooler:(\w+)\}")
 
 
 def _fake_binaries(tmp: Path) -> None:
@@ -137,6 +144,13 @@ CASES = [
          ("--schema 'Bad-Name'",)),
     Case("dsn-pg-setting", "DSN", ("run", "--dsn", UNREACHABLE, "--pg-setting", "work_mem=64MB"),
          ("--pg-setting cannot be applied to a --dsn server",)),
+    # -- a pooler between us and the server (tests/pooler.py: PgBouncer in transaction pooling)
+    Case("pooler-refuses-options", "pooler", ("run", "--dsn", "{pooler:refuses}", "--items", "50"),
+         ("unsupported startup parameter: options", "pooler", "docs/usage.md"),
+         note="PgBouncer with its default `ignore_startup_parameters`", vary=POOLER_VARY),
+    Case("pooler-drops-options", "pooler", ("run", "--dsn", "{pooler:drops}", "--items", "50"),
+         ("ignored the search_path option", "sessions start in schema public", "nothing was written"),
+         note="PgBouncer with `ignore_startup_parameters = options`", vary=POOLER_VARY),
     Case("create-tables-unreachable", "DSN", ("create-tables", "--dsn", UNREACHABLE),
          ("cannot connect", "nobody:***@127.0.0.1:1")),
     Case("count-rows-no-server", "command", ("count-rows",), ("no server", "--dsn")),
@@ -198,8 +212,23 @@ def _normalise(text: str, repo: Path, tmp: Path) -> str:
     return text
 
 
-def run_case(case: Case, repo: Path, tmp: Path) -> Outcome:
+@pytest.fixture(scope="module")
+def poolers(bystander_server):
+    """PgBouncers in front of a server that is not ours: one refusing `options`, one dropping it."""
+    with pgbouncer(bystander_server, "postgres", pool_mode="transaction") as refuses, \
+            pgbouncer(bystander_server, "postgres", pool_mode="transaction", ignore=("options",)) as drops:
+        yield {"refuses": refuses, "drops": drops}
+
+
+def _dsns(case: Case, request) -> dict[str, str]:
+    """The DSNs of the poolers a case names (started on first use), by name."""
+    named = {m.group(1) for arg in case.argv for m in POOLER.finditer(arg)}
+    return request.getfixturevalue("poolers") if named else {}
+
+
+def run_case(case: Case, repo: Path, tmp: Path, request) -> Outcome:
     """Set the case up in `repo` (a copy of the project), run it, check it, undo its .env."""
+    dsns = _dsns(case, request)
     tmp.mkdir(parents=True, exist_ok=True)
     if case.prepare:
         case.prepare(tmp)
@@ -210,7 +239,7 @@ def run_case(case: Case, repo: Path, tmp: Path) -> Outcome:
         dotenv.write_bytes(case.dotenv)
     try:
         before = snapshot(repo)
-        argv = [arg.replace(TMP, str(tmp)) for arg in case.argv]
+        argv = [POOLER.sub(lambda m: dsns[m.group(1)], arg.replace(TMP, str(tmp))) for arg in case.argv]
         env = {name: value.replace(TMP, str(tmp)) for name, value in case.env.items()}
         # temporary folders the command makes (and a refused run may leave) stay in the test's
         temp = tmp.parent / f"{tmp.name}-TMPDIR"
@@ -233,15 +262,15 @@ def run_case(case: Case, repo: Path, tmp: Path) -> Outcome:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.label for case in CASES])
-def test_bad_input(repo, tmp_path, case):
-    run_case(case, repo, tmp_path / "tmp")
+def test_bad_input(repo, tmp_path, case, request):
+    run_case(case, repo, tmp_path / "tmp", request)
 
 
 def test_cases_cover_every_kind():
     assert len(CASES) >= 24
     assert len({case.label for case in CASES}) == len(CASES)
     assert {case.kind for case in CASES} == {"flag", "setting", ".env", "environment", "DSN",
-                                             "strategy files", "command"}
+                                             "pooler", "strategy files", "command"}
 
 
 def test_malformed_tags_are_not_bad_input(repo, tmp_path):
@@ -285,6 +314,8 @@ def _code(text: str) -> str:
 
 
 def _shell_word(arg: str) -> str:
+    if POOLER.fullmatch(arg):
+        return "postgresql://postgres:***@127.0.0.1:<port>/postgres"
     quoted = shlex.quote(arg.replace(TMP, "TMPDIR_PLACEHOLDER"))
     return quoted.replace("TMPDIR_PLACEHOLDER", "<tmp>")
 
@@ -313,12 +344,12 @@ def render(outcomes: dict[str, Outcome]) -> str:
     return INTRO + "\n" + f"{len(CASES)} inputs:\n\n" + "\n".join(rows) + "\n"
 
 
-def test_docs_table(repo, tmp_path):
+def test_docs_table(repo, tmp_path, request):
     """docs/bad-input.md is the table of CASES with what they printed (cases not run in this
     session, e.g. when only this test is selected, are run here)."""
     for number, case in enumerate(CASES):
         if case.label not in OUTCOMES:
-            run_case(case, repo, tmp_path / f"case{number}" / "tmp")
+            run_case(case, repo, tmp_path / f"case{number}" / "tmp", request)
     rendered = render(OUTCOMES)
     if os.environ.get("UPDATE_DOCS") == "1":
         DOCS.parent.mkdir(exist_ok=True)

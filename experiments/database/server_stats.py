@@ -22,7 +22,7 @@ from experiments.database.schema import TABLES
 _COUNTERS = """
 SELECT coalesce(sum(n_tup_ins + n_tup_upd), 0), coalesce(sum(n_dead_tup), 0),
        coalesce(sum(n_tup_hot_upd), 0)
-FROM pg_stat_user_tables WHERE schemaname = current_schema() AND relname = ANY(%s)
+FROM pg_stat_user_tables WHERE schemaname = %s AND relname = ANY(%s)
 """
 
 
@@ -56,19 +56,19 @@ def end_stray_backends(conn: psycopg.Connection, application: str, wait_s: float
     return len(pids)
 
 
-def snapshot(conn: psycopg.Connection) -> Snapshot:
+def snapshot(conn: psycopg.Connection, schema: str) -> Snapshot:
     # flush this session's own pending counters (the harness's restore) before reading
     conn.execute("SELECT pg_stat_force_next_flush()")
     conn.execute("SELECT pg_stat_clear_snapshot()")
     lsn = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()[0]
-    written, dead, hot = conn.execute(_COUNTERS, (list(TABLES),)).fetchone()
+    written, dead, hot = conn.execute(_COUNTERS, (schema, list(TABLES))).fetchone()
     sessions = conn.execute(
         "SELECT sessions FROM pg_stat_database WHERE datname = current_database()").fetchone()[0]
     return Snapshot(lsn, int(written), int(dead), int(hot), int(sessions))
 
 
-def settle(conn: psycopg.Connection, application: str, before: Snapshot, expected_writes: int,
-           wait_s: float = 10.0) -> Snapshot:
+def settle(conn: psycopg.Connection, schema: str, application: str, before: Snapshot,
+           expected_writes: int, wait_s: float = 10.0) -> Snapshot:
     """The snapshot after a pass, once the pass's backends are gone and their counters flushed
     (a backend flushes them as it exits, which can take seconds on a loaded machine). Once the
     expected writes are counted, a backend still there after a second (a connection a stray
@@ -76,7 +76,7 @@ def settle(conn: psycopg.Connection, application: str, before: Snapshot, expecte
     start = time.monotonic()
     while True:
         pending = other_backends(conn, application)
-        after = snapshot(conn)
+        after = snapshot(conn, schema)
         counted = after.written - before.written >= expected_writes
         waited = time.monotonic() - start
         if (counted and (not pending or waited > 1.0)) or (not pending and waited > 3.0) or waited > wait_s:
@@ -89,16 +89,16 @@ def wal_bytes(conn: psycopg.Connection, before: Snapshot, after: Snapshot) -> in
                             (after.lsn, before.lsn)).fetchone()[0])
 
 
-def table_bytes(conn: psycopg.Connection) -> int:
+def table_bytes(conn: psycopg.Connection, schema: str) -> int:
     """Heap, indexes and TOAST of both tables."""
     return int(conn.execute(
-        "SELECT sum(pg_total_relation_size(format('%%I.%%I', current_schema(), t)::regclass)) "
-        "FROM unnest(%s::text[]) AS t", (list(TABLES),)
+        "SELECT sum(pg_total_relation_size(format('%%I.%%I', %s::text, t)::regclass)) "
+        "FROM unnest(%s::text[]) AS t", (schema, list(TABLES))
     ).fetchone()[0])
 
 
 # -- statements, where the server can tell (pg_stat_statements) -------------------------------
-_HARNESS_QUERIES = ("%pg_stat%", "%pg_current_wal%", "%pg_backend_pid%")
+_HARNESS_QUERIES = ("%pg_stat%", "%pg_current_wal%", "%pg_backend_pid%", "%current_schema()%")
 
 
 def statement_counting(conn: psycopg.Connection, own_server: bool) -> tuple[str | None, str]:

@@ -37,10 +37,10 @@ def _encoded_row_sql(table: str) -> sql.Composed:
     return sql.SQL("concat_ws('|', {})").format(sql.SQL(", ").join(parts))
 
 
-def checksum_query(table: str) -> sql.Composed:
+def checksum_query(schema: str, table: str) -> sql.Composed:
     return sql.SQL(
         "SELECT count(*), md5(coalesce(string_agg(md5({row}), '' ORDER BY id), '')) FROM {t}"
-    ).format(row=_encoded_row_sql(table), t=sql.Identifier(table))
+    ).format(row=_encoded_row_sql(table), t=sql.Identifier(schema, table))
 
 
 @lru_cache(maxsize=16)
@@ -69,11 +69,11 @@ def _short(value: object) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _first_difference(conn, table: str, phase: str, total: int) -> str:
+def _first_difference(conn, schema: str, table: str, phase: str, total: int) -> str:
     """Describe how the stored rows differ from the expected ones, in one line."""
     expected = {row[0]: row for row in expected_rows(table, phase, total)}
     query = sql.SQL("SELECT id, md5({row}) FROM {t} ORDER BY id").format(
-        row=_encoded_row_sql(table), t=sql.Identifier(table)
+        row=_encoded_row_sql(table), t=sql.Identifier(schema, table)
     )
     stored = dict(conn.execute(query).fetchall())
     missing = sorted(set(expected) - set(stored))
@@ -84,7 +84,7 @@ def _first_difference(conn, table: str, phase: str, total: int) -> str:
         i = wrong[0]
         cols = sql.SQL(", ").join(sql.Identifier(c) for c in COLUMNS[table])
         got = conn.execute(
-            sql.SQL("SELECT {c} FROM {t} WHERE id = %s").format(c=cols, t=sql.Identifier(table)), (i,)
+            sql.SQL("SELECT {c} FROM {t} WHERE id = %s").format(c=cols, t=sql.Identifier(schema, table)), (i,)
         ).fetchone()
         diffs = [
             f"{name} expected {_short(want)} got {_short(have)}"
@@ -99,13 +99,13 @@ def _first_difference(conn, table: str, phase: str, total: int) -> str:
     return ", ".join(pieces) or f"{table} checksum differs"
 
 
-def verify_table(conn, table: str, phase: str, total: int) -> TableCheck:
-    count, digest = conn.execute(checksum_query(table)).fetchone()
+def verify_table(conn, schema: str, table: str, phase: str, total: int) -> TableCheck:
+    count, digest = conn.execute(checksum_query(schema, table)).fetchone()
     counts_ok = count == total
     values_ok = digest == expected_checksum(table, phase, total)
     problem = ""
     if not values_ok:
-        problem = _first_difference(conn, table, phase, total)
+        problem = _first_difference(conn, schema, table, phase, total)
     elif not counts_ok:  # cannot happen when values match, kept for clarity
         problem = f"{table} has {count} rows, expected {total}"
     return TableCheck(table, count, counts_ok, values_ok, problem)
@@ -124,9 +124,9 @@ class Verification:
         return self.counts_ok and self.values_ok
 
 
-def verify(conn, phase: str, total: int) -> Verification:
-    """Check both tables hold exactly this phase's `total` rows, value for value."""
-    checks = [verify_table(conn, table, phase, total) for table in COLUMNS]
+def verify(conn, schema: str, phase: str, total: int) -> Verification:
+    """Check both tables of `schema` hold exactly this phase's `total` rows, value for value."""
+    checks = [verify_table(conn, schema, table, phase, total) for table in COLUMNS]
     users, addresses = (c.count for c in checks)
     problems = [c.problem for c in checks if c.problem]
     if any(not c.counts_ok for c in checks):
@@ -158,13 +158,13 @@ class ContendedCheck:
         return self.counts_ok and self.values_ok
 
 
-def verify_contended(conn, total: int, contended: set[int]) -> ContendedCheck:
+def verify_contended(conn, schema: str, total: int, contended: set[int]) -> ContendedCheck:
     """After an update pass under contention: every row must hold the update phase's values or,
     for the contended ids, the contender's; any other row is torn (or a lost update)."""
     counts, torn, theirs, problems = {}, 0, 0, []
     for table in COLUMNS:
         query = sql.SQL("SELECT id, md5({row}) FROM {t}").format(
-            row=_encoded_row_sql(table), t=sql.Identifier(table))
+            row=_encoded_row_sql(table), t=sql.Identifier(schema, table))
         stored = dict(conn.execute(query).fetchall())
         counts[table] = len(stored)
         ours = {row[0]: row_digest(row) for row in expected_rows(table, "update", total)}

@@ -39,15 +39,15 @@ def contended_ids(total: int) -> list[int]:
     return list(range(1, max(1, total // 2) + 1))
 
 
-def upsert_sql(table: str) -> str:
+def upsert_sql(schema: str, table: str) -> str:
     cols = COLUMNS[table]
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols if c != "id")
     marks = ", ".join(["%s"] * len(cols))
-    return (f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks}) "
+    return (f"INSERT INTO {schema}.{table} ({', '.join(cols)}) VALUES ({marks}) "
             f"ON CONFLICT (id) DO UPDATE SET {updates}")
 
 
-def run(dsn: str, total: int, ready: Path, go: Path | None = None) -> dict:
+def run(dsn: str, schema: str, total: int, ready: Path, go: Path | None = None) -> dict:
     counts = {"batches": 0, "rows": 0, "retries": 0, "deadlocks": 0, "serialization_failures": 0,
               "unique_violations": 0, "foreign_key_violations": 0, "other_errors": 0, "last_error": ""}
     stopping = False
@@ -59,7 +59,7 @@ def run(dsn: str, total: int, ready: Path, go: Path | None = None) -> dict:
     signal.signal(signal.SIGTERM, on_term)
     ids = contended_ids(total)
     rows = {t: [ROW_FUNCTIONS[t](i, CONTEND, total) for i in ids] for t in ("users", "addresses")}
-    statements = {t: upsert_sql(t) for t in rows}
+    statements = {t: upsert_sql(schema, t) for t in rows}
     with psycopg.connect(dsn, application_name="upsert-bench-contender") as conn:
         ready.write_text("ready\n")
         while go is not None and not go.exists() and not stopping:  # start with the strategy's clock
@@ -106,8 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ready", type=Path, required=True)
     parser.add_argument("--go", type=Path, help="wait for this file before writing")
     parser.add_argument("--result", type=Path, required=True)
+    parser.add_argument("--schema", default="public", help="the run's schema (names every table)")
     args = parser.parse_args(argv)
-    counts = run(os.environ[ENV_PREFIX + "DATABASE_URL"], args.items, args.ready, args.go)
+    counts = run(os.environ[ENV_PREFIX + "DATABASE_URL"], args.schema, args.items, args.ready, args.go)
     args.result.write_text(json.dumps(counts) + "\n")
     return 0
 

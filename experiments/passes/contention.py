@@ -20,6 +20,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
 from experiments import REPO_ROOT
 from experiments.database.verify import verify_contended
@@ -29,13 +30,14 @@ from experiments.process import child_env, die_with_parent
 READY_TIMEOUT_S = 30
 
 
-def open_gap(conn: psycopg.Connection, total: int) -> list[int]:
+def open_gap(conn: psycopg.Connection, schema: str, total: int) -> list[int]:
     """Delete every other contended id (addresses first: they reference the users)."""
     gap = [i for i in contended_ids(total) if i % 2 == 0]
+    users, addresses = sql.Identifier(schema, "users"), sql.Identifier(schema, "addresses")
     with conn.transaction():
-        conn.execute("DELETE FROM addresses WHERE id = ANY(%s)", (gap,))
-        conn.execute("DELETE FROM users WHERE id = ANY(%s)", (gap,))
-    conn.execute("VACUUM (ANALYZE) users, addresses")
+        conn.execute(sql.SQL("DELETE FROM {} WHERE id = ANY(%s)").format(addresses), (gap,))
+        conn.execute(sql.SQL("DELETE FROM {} WHERE id = ANY(%s)").format(users), (gap,))
+    conn.execute(sql.SQL("VACUUM (ANALYZE) {}, {}").format(users, addresses))
     return gap
 
 
@@ -46,7 +48,7 @@ def go_file(scratch: Path, name: str) -> Path:
 
 
 @contextmanager
-def contender(dsn: str, total: int, scratch: Path, name: str):
+def contender(dsn: str, schema: str, total: int, scratch: Path, name: str):
     """Run the second writer for the duration of the block; yield a dict filled with its counts."""
     ready, result, go = scratch / f"{name}.ready", scratch / f"{name}.json", go_file(scratch, name)
     for path in (ready, result, go):
@@ -54,7 +56,7 @@ def contender(dsn: str, total: int, scratch: Path, name: str):
     with open(scratch / f"{name}.out", "wb") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "experiments.passes.contender", "--items", str(total), "--ready", str(ready),
-             "--go", str(go), "--result", str(result)],
+             "--go", str(go), "--result", str(result), "--schema", schema],
             env=child_env(dsn), cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=output,
             stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent(signal.SIGKILL))
     counts: dict = {}
@@ -79,5 +81,5 @@ def contender(dsn: str, total: int, scratch: Path, name: str):
             counts.update(json.loads(result.read_text()))
 
 
-def verify(conn: psycopg.Connection, total: int):
-    return verify_contended(conn, total, set(contended_ids(total)))
+def verify(conn: psycopg.Connection, schema: str, total: int):
+    return verify_contended(conn, schema, total, set(contended_ids(total)))

@@ -35,6 +35,7 @@ from experiments.passes import contention
 from experiments.passes.memory import memray_command, read_capture
 from experiments.process import ProcessOutcome, child_env, run_worker
 from experiments.servers import Target
+from experiments.servers.sessions import check_new_session
 from experiments.urls import connect_error
 
 log = logging.getLogger("experiments.pass")
@@ -59,6 +60,7 @@ class PassRunner:
         self.scratch = scratch  # result files, worker output, captures not kept
         self.captures = captures  # where memray captures go when kept (--keep-captures)
         self.checkpoint_ok = True  # False once the server refused CHECKPOINT (a --dsn role)
+        self.check_sessions = target.kind == "dsn"  # a pooler may sit between: check each worker's
         self.statements_schema, why_not = server_stats.statement_counting(conn, target.kind != "dsn")
         self.statement_counting = (f"pg_stat_statements ({self.statements_schema})" if not why_not
                                    else why_not)
@@ -82,7 +84,7 @@ class PassRunner:
         raised."""
         try:
             return self._run(strategy, phase, repeat, position)
-        except (psycopg.OperationalError, psycopg.InterfaceError) as error:
+        except psycopg.Error as error:
             where = f"{strategy.name} {phase} r{repeat}"
             reason = self.target.lost()
             if reason or self.conn.closed:
@@ -120,7 +122,9 @@ class PassRunner:
     def _prepare(self, phase: str) -> None:
         with self._spending("prepare_s"):
             self._end_strays()
-            schema.prepare_pass(self.conn, phase)
+            if self.check_sessions:  # a session as the worker's starts in the schema (WrongSchema)
+                check_new_session(self.target.dsn, self.target.schema)
+            schema.prepare_pass(self.conn, self.target.schema, phase)
             if self.checkpoint_ok:
                 try:
                     self.conn.execute("CHECKPOINT")
@@ -131,16 +135,18 @@ class PassRunner:
     def _verify(self, phase: str) -> Verification:
         with self._spending("verify_s"):
             self._end_strays()
-            return verify(self.conn, phase, self.settings.items)
+            return verify(self.conn, self.target.schema, phase, self.settings.items)
 
     def _worker(self, strategy: Strategy, phase: str, prefix: list[str], name: str,
                 extra_env: dict | None = None) -> ProcessOutcome:
         s = self.settings
-        env = dict(child_env(self.target.dsn, TOTAL_ITEMS=str(s.items), TOTAL_THREADS=str(s.threads)),
+        env = dict(child_env(self.target.dsn, TOTAL_ITEMS=str(s.items), TOTAL_THREADS=str(s.threads),
+                             SCHEMA=self.target.schema),  # CONFIG.schema, for seed strategies
                    **(extra_env or {}), BENCH_PHASE=phase, PGAPPNAME=self.application)
         result = self.scratch / f"{name}.json"
         argv = [*prefix, "experiments.passes.worker", "--strategy-file", str(strategy.path),
-                "--phase", phase, "--items", str(s.items), "--threads", str(s.threads), "--result", str(result)]
+                "--phase", phase, "--items", str(s.items), "--threads", str(s.threads), "--result", str(result),
+                "--schema", self.target.schema]
         outcome = run_worker(argv, env, s.timeout, result, self.scratch / f"{name}.out", REPO_ROOT)
         log.info("%s: exit %s, wall %.3f s, result %s", name, outcome.returncode, outcome.wall_s,
                  outcome.result)
@@ -178,19 +184,20 @@ class PassRunner:
         contended = identity["contention"]
         self._prepare(phase)
         if contended:
-            contention.open_gap(conn, s.items)
+            contention.open_gap(conn, self.target.schema, s.items)
         if self.statements_schema:
             server_stats.reset_statements(conn, self.statements_schema)
-        before = server_stats.snapshot(conn)
+        before = server_stats.snapshot(conn, self.target.schema)
         harness = (conn.info.backend_pid,)  # its snapshot and settle queries are not the pass's
         cpu_before = self.target.cpu_seconds(excluding=harness)
-        with (contention.contender(self.target.dsn, s.items, self.scratch, name + "-contender")
+        with (contention.contender(self.target.dsn, self.target.schema, s.items, self.scratch,
+                                   name + "-contender")
               if contended else nullcontext({})) as rival:
             timed = self._worker(strategy, phase, [sys.executable, "-m"], name,
                                  {GO_FILE_ENV: str(contention.go_file(self.scratch, name + "-contender"))}
                                  if contended else {})
         with self._spending("settle_s"):  # the pass's backends exit: their CPU time is then counted
-            after = server_stats.settle(conn, self.backend_filter, before,
+            after = server_stats.settle(conn, self.target.schema, self.backend_filter, before,
                                         0 if timed.error or contended else 2 * s.items)
         cpu_after = self.target.cpu_seconds(excluding=harness)
         statements = (server_stats.statements(conn, self.statements_schema)  # before verify's queries
@@ -198,7 +205,7 @@ class PassRunner:
         if contended:
             log.info("%s-contender: %s", name, json.dumps(rival, sort_keys=True))
             self._end_strays()
-            check = contention.verify(conn, s.items)
+            check = contention.verify(conn, self.target.schema, s.items)
         else:
             check = self._verify(phase)
         if timed.error or not check.success:
@@ -209,9 +216,11 @@ class PassRunner:
             max_rss_mb=_rss(timed), users=check.users, addresses=check.addresses,
             counts_ok=check.counts_ok, values_ok=check.values_ok, success=check.success and not errors,
             error=" | ".join(errors), error_kind=error_kind(errors[0] if errors else ""),
-            wal_bytes=server_stats.wal_bytes(conn, before, after), table_bytes=server_stats.table_bytes(conn),
+            wal_bytes=server_stats.wal_bytes(conn, before, after),
+            table_bytes=server_stats.table_bytes(conn, self.target.schema),
             dead_tuples=after.dead - before.dead, hot_updates=after.hot - before.hot,
-            connections=after.sessions - before.sessions, statements=statements,
+            connections=after.sessions - before.sessions,
+            statements=statements,
             client_cpu_s=_round(timed.result.get("client_cpu_s")),
             server_cpu_s=(_round(cpu_after - cpu_before) if cpu_before is not None and cpu_after is not None
                           else None),

@@ -4,7 +4,8 @@ The runner starts this module once per pass (plain for timing, under `memray run
 It imports the strategy file, builds the `Workload` (the input rows are built before the timer
 starts, unless the strategy streams them), times `main(work)` alone, and writes one JSON line
 `{"duration_s": ..., "error": ...}` to the `--result` file. The DSN arrives in the environment
-(DATABASE_URL), never in argv, which `ps` shows to every user.
+(DATABASE_URL), never in argv, which `ps` shows to every user; `--schema` is the run's schema
+(`work.schema`, which `work.table()` qualifies every table name with).
 
 Seed compatibility: a `def main(total: int)` strategy gets `work.total` and reads the DSN and
 thread count from `experiments.config.CONFIG`.
@@ -52,7 +53,7 @@ def is_seed_style(entry) -> bool:
     return params[0].annotation in (int, "int") or params[0].name in ("total", "total_items")
 
 
-def run(strategy_file: Path, phase: str, items: int, threads: int) -> dict:
+def run(strategy_file: Path, phase: str, items: int, threads: int, schema: str = "public") -> dict:
     try:
         module = load_strategy(strategy_file)
     except BaseException as error:  # SyntaxError, ImportError, anything a module body raises
@@ -60,7 +61,8 @@ def run(strategy_file: Path, phase: str, items: int, threads: int) -> dict:
     entry = getattr(module, "main", None)
     if not callable(entry):
         return {"duration_s": None, "error": "strategy has no main() function"}
-    work = Workload(dsn=os.environ.get(ENV_PREFIX + "DATABASE_URL", ""), total=items, phase=phase, threads=threads)
+    work = Workload(dsn=os.environ.get(ENV_PREFIX + "DATABASE_URL", ""), total=items, phase=phase,
+                    threads=threads, schema=schema)
     tags = getattr(module, "TAGS", {}) or {}
     if not (tags.get("streaming") or tags.get("reference")):
         work.users(), work.addresses()  # the input exists before the clock starts
@@ -107,8 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--items", type=int, required=True)
     parser.add_argument("--threads", type=int, required=True)
     parser.add_argument("--result", type=Path, required=True)
+    parser.add_argument("--schema", default="public", help="the run's schema (work.schema)")
     args = parser.parse_args(argv)
-    result = run(args.strategy_file, args.phase, args.items, args.threads)
+    result = run(args.strategy_file, args.phase, args.items, args.threads, args.schema)
     args.result.write_text(json.dumps(result) + "\n")
     return 1 if result["error"] else 0
 

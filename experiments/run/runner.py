@@ -4,7 +4,8 @@
 `experiments.passes.one_pass`, what the terminal shows is `experiments.run.console`.
 Every finished row is in results.csv before the next pass starts. Exit status: 0 when every
 pass succeeded, 1 when one failed or the run had to stop (its server went away, the run folder
-could not be written), 130 when interrupted (Ctrl-C or SIGTERM).
+could not be written), 2 when a session of the run did not start in its schema (a pooler dropped
+the search_path option: nothing was written outside it), 130 when interrupted (Ctrl-C, SIGTERM).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-import psycopg
 from rich.console import Console
 
 from contract.errors import UsageError
@@ -31,15 +31,10 @@ from experiments.passes.one_pass import PassRunner, ServerLost
 from experiments.run import console as screen
 from experiments.run import manifest
 from experiments.run.schedule import MIN_ROUNDS, Schedule
-from experiments.run.folder import (
-    RunFolder,
-    RunFolderError,
-    check_results_dir,
-    git_diff_text,
-    git_state,
-    new_run_id,
-)
+from experiments.run.folder import (RunFolder, RunFolderError, check_results_dir, git_diff_text, git_state,
+                                    new_run_id)
 from experiments.servers import MIN_MAJOR, ServerOptions, ServerSpec, Target, open_target, parse_pg
+from experiments.servers.sessions import WrongSchema, connect_in_schema
 from experiments.workload import PHASES, Workload
 
 log = logging.getLogger("experiments.runner")
@@ -111,10 +106,11 @@ class Runner:
             self.console.print(f"interrupted: {self._kept()}")
             log.warning("interrupted after %d rows", len(self.rows))
             return 130
-        except (ServerLost, RunFolderError) as error:
-            print(f"error: {error}; {self._kept()}", file=sys.stderr)
-            log.error("run stopped: %s", error)
-            return 1
+        except (ServerLost, RunFolderError, WrongSchema) as error:
+            print(f"error: {error}" + (f"; {self._kept()}" if self.folder else ""), file=sys.stderr)
+            if self.folder:  # run.log; before the folder exists the line above is all there is
+                log.error("run stopped: %s", error)
+            return 2 if isinstance(error, WrongSchema) else 1  # a session outside the schema: setup
         finally:
             signal.signal(signal.SIGTERM, previous)
             signal.signal(signal.SIGINT, previous_int)
@@ -207,16 +203,17 @@ class Runner:
         schedule = Schedule(self.strategies, s, self.seed, target.label)
         self.console.print(f"PostgreSQL {target.server_version} ({target.label}), {s.items:,} items, "
                            f"{s.threads} threads, {schedule.describe()}, seed {self.seed}")
-        with psycopg.connect(target.dsn, autocommit=True, application_name="upsert-bench-harness") as conn:
+        with connect_in_schema(target.dsn, target.schema, target.label,
+                               application_name="upsert-bench-harness") as conn:
             conn.execute("SET lock_timeout = '60s'")
-            schema.create_tables(conn)
+            schema.create_tables(conn, target.schema)
             passes = PassRunner(s, target, conn, run_id=self.run_id, seed=self.seed,
                                 application=self.application, scratch=self.scratch,
                                 captures=self.folder.captures if s.keep_captures else None)
             info["statement_counting"] = passes.statement_counting
             self._write_manifest()
             for phase in PHASES:
-                schema.load_stage(conn, Workload(target.dsn, s.items, phase, s.threads))
+                schema.load_stage(conn, Workload(target.dsn, s.items, phase, s.threads, target.schema))
             schedule.start()
             try:
                 with screen.progress_bar(self.console) as progress:
@@ -236,7 +233,7 @@ class Runner:
             finally:  # also when interrupted: the manifest says how far each strategy got
                 self.repeats[target.label] = schedule.report()
             self.unstable += [(target.label, *entry) for entry in schedule.unstable()]
-            schema.drop_stage(conn)
+            schema.drop_stage(conn, target.schema)
 
 
 def check_version(target: Target, strategies: list[Strategy]) -> None:

@@ -141,10 +141,12 @@ def _check_dsn(dsn: str, origin: str) -> None:
 
 
 def _admin(dsn: str, what: str) -> psycopg.Connection:
+    from experiments.servers.sessions import connect_failure
+
     try:
         return psycopg.connect(dsn, autocommit=True, connect_timeout=10)
     except psycopg.Error as error:
-        raise UsageError(f"cannot connect to {what}: {connect_error(error)}") from None
+        raise UsageError(f"cannot connect to {what}: {connect_failure(error)}") from None
 
 
 @contextmanager
@@ -213,26 +215,36 @@ def open_target(spec: ServerSpec, run_id: str, log_dir: Path | None = None,
 @contextmanager
 def _dsn_target(database_url: str, run_id: str, options: ServerOptions,
                 params: dict[str, str]) -> Iterator[Target]:
+    from experiments.servers.sessions import require_schema
+
     _check_dsn(database_url, "--dsn / DATABASE_URL")
     if options.settings:
         raise UsageError("--pg-setting cannot be applied to a --dsn server: it is not ours to configure")
     schema = options.schema or "upsert_bench_" + re.sub(r"[^a-z0-9]+", "_", run_id.lower()).strip("_")
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema):
         raise UsageError(f"--schema {schema!r}: use lower-case letters, digits and _ (max 63)")
-    with _admin(database_url, redact_dsn(database_url)) as admin:
+    run_dsn = with_params(database_url, schema, **params)
+    # connected as every session of the run will be (search_path option included; its own
+    # application_name, which ending a pass's leftovers spares): a pooler that refuses the option
+    # fails here, before anything is written
+    with _admin(with_params(database_url, schema, application_name="upsert-bench-admin"),
+                redact_dsn(database_url)) as admin:
         info = describe_server(admin)
         exists = admin.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
         if exists:
             raise UsageError(f"schema {schema} already exists on {redact_dsn(database_url)}: "
                              "pick another --schema (the run only ever works in a schema it creates)")
-        admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        # the schema and, in the same transaction, the proof that sessions start in it; when
+        # they do not (a pooler dropped the option) the transaction rolls back: nothing written
+        with admin.transaction():
+            admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+            require_schema(admin, schema)
         info.update(data_dir_filesystem="unknown (a server we do not manage)", schema=schema,
                     kept_schema=options.keep_schema,
                     server_cpu="not measured: a --dsn server's processes are not ours to inspect "
                                "(server_cpu_s is empty)")
         try:
-            yield Target("dsn", "dsn", with_params(database_url, schema, **params), schema,
-                         info["server_version"], info)
+            yield Target("dsn", "dsn", run_dsn, schema, info["server_version"], info)
         finally:
             if not options.keep_schema:
                 admin.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))

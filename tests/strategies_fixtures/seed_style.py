@@ -1,7 +1,8 @@
 """Test fixture: written for the original project, `def main(total: int)`.
 
-It finds the DSN and thread count through `experiments.config.CONFIG`, as the original's
-strategies used `lib.config.CONFIG`, and writes the workload's rows for the current phase.
+It finds the DSN, thread count and schema through `experiments.config.CONFIG`, as the original's
+strategies used `lib.config.CONFIG`, and writes the workload's rows for the current phase into
+`<CONFIG.schema>.<table>`.
 """
 
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +23,7 @@ def main(total: int):
 
     def write(table, cols, rows):
         with psycopg.connect(dsn) as conn, conn.cursor() as cur:
-            cur.executemany(sql.format(t=table, c=", ".join(cols[1:]),
+            cur.executemany(sql.format(t=f"{CONFIG.schema}.{table}", c=", ".join(cols[1:]),
                                        e=", EXCLUDED.".join(cols[1:])), rows)
 
     with ThreadPoolExecutor(threads) as pool:  # users first, then addresses
