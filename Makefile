@@ -13,7 +13,7 @@ NOX_DEP := $(NOX)
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help bench sweep test test-fast figures publish compare clean describe lock
+.PHONY: help bench sweep test test-fast test-unit figures publish compare clean describe lock
 
 help: ## show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ test: $(NOX_DEP) ## run the test suite against a real PostgreSQL it starts itsel
 
 test-fast: $(NOX_DEP) ## the quick lane: every test not marked slow (under 2 minutes)
 	$(NOX) -s tests -- -m "not slow" $(ARGS)
+
+test-unit: $(NOX_DEP) ## the unit lane: tests that need no PostgreSQL (about 30 s)
+	$(NOX) -s tests -- --no-server -m "not slow" $(ARGS)
 
 figures: $(NOX_DEP) ## rebuild the published sets in figures/ and draw your runs into figures/latest/
 	$(NOX) -s figures -- $(ARGS)

@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         "run's lineage: same commit, Python and lock file)")
     publish.add_argument("--results-dir", help="where the run folders are (RESULTS_DIR)")
     publish.add_argument("--figures", metavar="KINDS",
-                         help="only these figure kinds, comma-separated (e.g. versions,floor_multiple; "
+                         help="only these figure kinds, comma-separated (e.g. versions,x_floor; "
                               "default every kind)")
 
     compare = commands.add_parser("compare", help="compare two runs (or two servers of one run)")
@@ -98,7 +98,7 @@ def _listed(written, out, started: float) -> int:
 
 def _figures(args: argparse.Namespace) -> int:
     from analysis.build import build
-    from analysis.publish import FIGURES, LATEST, rebuild_all
+    from analysis.publish import FIGURES_DIR, LATEST, rebuild_all
 
     started = time.perf_counter()
     out = in_repo(args.out) if args.out else None
@@ -106,20 +106,20 @@ def _figures(args: argparse.Namespace) -> int:
     written = [] if chosen else rebuild_all(echo=_echo)
     source = results_dir(args.results_dir)
     if chosen or (source.is_dir() and any((p / "results.csv").exists() for p in source.iterdir())):
-        written += build(source, out or FIGURES / LATEST, args.runs, args.since,
+        written += build(source, out or FIGURES_DIR / LATEST, args.runs, args.since,
                          args.items, echo=_echo, sweep=args.sweep, allow_mixed=args.allow_mixed)
     elif not written:
-        raise UsageError(f"no runs in {source} and no published set under {FIGURES}: run `make bench` first")
-    return _listed(written, out or FIGURES, started)
+        raise UsageError(f"no runs in {source} and no published set under {FIGURES_DIR}: run `make bench` first")
+    return _listed(written, out or FIGURES_DIR, started)
 
 
 def _publish(args: argparse.Namespace) -> int:
-    from analysis.publish import FIGURES, publish
+    from analysis.publish import FIGURES_DIR, publish
 
     started = time.perf_counter()
     kinds = [k.strip() for k in args.figures.split(",") if k.strip()] if args.figures else None
     written = publish(args.name, results_dir(args.results_dir), args.runs, echo=_echo, kinds=kinds)
-    return _listed(written, FIGURES / args.name, started)
+    return _listed(written, FIGURES_DIR / args.name, started)
 
 
 def _table(args: argparse.Namespace) -> int:

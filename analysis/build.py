@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
-from analysis import figures, scaling_figures, time_figures
+from analysis import figure_kinds, figure_style
 from analysis.aggregate import aggregate
 from analysis.contention_outcomes import contention_outcomes
 from analysis.correlate import correlate
@@ -27,6 +26,7 @@ from analysis.load import (
     config_label,
     config_slug,
     configurations,
+    known,
     load_runs,
     plural,
     variant_slug,
@@ -34,14 +34,12 @@ from analysis.load import (
 from analysis.report import build_report
 from analysis.scaling import growth, speedup
 from analysis.significance import significance
+from contract.manifest import Manifest
 
-FIGURE_KINDS = ("duration", "memory", "floor_multiple", "wal_per_row", "zscores", "time_split", "heatmap_insert",
-                "heatmap_update", "versions", "speed_vs_code", "scaling_duration", "scaling_memory",
-                "speedup")
 TABLES = ("passes", "aggregate", "correlation", "significance", "growth", "speedup", "contention")
 ALWAYS_WRITTEN = TABLES[:4]  # the others only when the runs hold a sweep or contention passes
 GENERATED = re.compile(r"^(REPORT\.md|manifest\.json|(" + "|".join(TABLES) + r")\.csv|("
-                       + "|".join(FIGURE_KINDS) + r")_.+\.(png|svg))$")
+                       + "|".join([*figure_kinds.BY_NAME, *figure_kinds.FORMER_NAMES]) + r")_.+\.(png|svg))$")
 CSV_OPTIONS = {"index": False, "float_format": "%.6g", "lineterminator": "\n"}
 
 
@@ -63,13 +61,12 @@ def _variants(passes: pd.DataFrame) -> str:
 def provenance(loaded: Loaded, passes: pd.DataFrame) -> str:
     """The small grey line on every figure: where its numbers come from."""
     run_ids = sorted(set(passes["run_id"]))
-    manifests = [loaded.manifests.get(r, {}) for r in run_ids]
-    commits = sorted({(m.get("git", {}).get("commit") or "unknown")[:7]
-                      + ("+" if m.get("git", {}).get("dirty") else "") for m in manifests})
-    dates = sorted({(m.get("started_at") or "")[:10] for m in manifests} - {""})
+    manifests = [loaded.manifests.get(r) or Manifest() for r in run_ids]
+    commits = sorted({(m.git.commit or "unknown")[:7] + ("+" if m.git.dirty else "") for m in manifests})
+    dates = sorted({(m.started_at or "")[:10] for m in manifests} - {""})
     counts = passes.groupby(["strategy", "phase", "items", "threads", "pg_version", "backend"]).size()
     repeats = f"{counts.min()}" if counts.min() == counts.max() else f"{counts.min()}-{counts.max()}"
-    python = sorted({m.get("machine", {}).get("python", "?") for m in manifests})
+    python = sorted({known(m.machine.python) for m in manifests})
     date_text = dates[0] if len(dates) == 1 else f"{dates[0]}..{dates[-1]}" if dates else "?"
     ids = ", ".join(run_ids) if len(run_ids) <= 2 else f"{run_ids[0]} .. {run_ids[-1]} ({len(run_ids)} runs)"
     return (f"commit {', '.join(commits)} · PostgreSQL {_values(passes['pg_version'].astype(str))} "
@@ -84,7 +81,7 @@ class Output:
 
     def __init__(self, folder: Path, kinds: list[str] | None = None):
         self.folder = folder
-        self.kinds = kinds  # figure kinds to draw (name prefixes); None: every kind
+        self.kinds = kinds  # figure kinds to draw (figure_kinds names); None: every kind
         self.written: list[Path] = []
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.iterdir():
@@ -101,17 +98,18 @@ class Output:
         path.write_text(text)
         self.written.append(path)
 
-    def figure(self, name: str, what: str, draw: Callable[..., object], *args) -> list[str]:
-        """`draw(*args)` (only if the set wants this kind), saved as `name` under the headline
-        `what` (its configuration); [name], or [] when nothing was drawn."""
-        if self.kinds is not None and not name.startswith(tuple(k + "_" for k in self.kinds)):
+    def figure(self, kind: figure_kinds.FigureKind, slug: str, what: str, *args, **kwargs) -> list[str]:
+        """`kind` drawn from `args` (only if the set wants this kind), saved as `<kind>_<slug>`
+        under the headline `what` (its configuration); [that name], or [] when nothing was drawn."""
+        if self.kinds is not None and kind.name not in self.kinds:
             return []
-        fig = draw(*args)
+        fig = kind(*args, **kwargs)
         if fig is None:
             return []
         if what:
-            figures.headline(fig, what)
-        self.written += figures.save(fig, self.folder, name)
+            figure_style.headline(fig, what)
+        name = f"{kind.name}_{slug}"
+        self.written += figure_style.save(fig, self.folder, name, svg=kind.headline)
         return [name]
 
 
@@ -123,8 +121,7 @@ def _where(passes: pd.DataFrame, **values) -> pd.DataFrame:
 
 
 def _configuration_figures(out: Output, loaded: Loaded, passes, aggregated, pairs) -> dict[tuple, list[str]]:
-    """Per configuration: duration, memory, floor multiple, WAL per row, z-scores, speed vs
-    code, and the pairwise heatmaps."""
+    """Per configuration, every kind of figure_kinds drawn per configuration, in its order."""
     several_machines = passes["machine"].nunique() > 1
     by_config = {}
     for number, config in enumerate(configurations(passes), start=1):
@@ -132,13 +129,9 @@ def _configuration_figures(out: Output, loaded: Loaded, passes, aggregated, pair
         text = provenance(loaded, _rows_of(passes, config))
         table = _rows_of(aggregated, config)
         names, what = [], config_label(config)
-        for kind, draw in figures.FIGURES.items():
-            names += out.figure(f"{kind}_{slug}", what, draw, table, text)
-        names += out.figure(f"speed_vs_code_{slug}", what, scaling_figures.speed_vs_code_figure, table, text)
-        names += out.figure(f"time_split_{slug}", what, time_figures.time_split_figure, table, text)
-        for phase in ("insert", "update"):
-            names += out.figure(f"heatmap_{phase}_{slug}", what, figures.heatmap_figure,
-                                _rows_of(pairs, config), phase, text)
+        rows = {"aggregate": table, "significance": _rows_of(pairs, config)}
+        for kind in figure_kinds.per("configuration"):
+            names += out.figure(kind, slug, what, rows[kind.reads], provenance=text)
         by_config[config] = names
     return by_config
 
@@ -151,10 +144,11 @@ def _versions_figures(out: Output, loaded: Loaded, passes, aggregated) -> list[s
             ["items", "threads", "variant", "machine"], sort=True):
         if part[["pg_version", "backend"]].drop_duplicates().shape[0] > 1:
             rows = _where(passes, items=items, threads=threads, variant=variant, machine=machine)
-            names += out.figure(f"versions_items{int(items)}_threads{int(threads)}{variant_slug(variant)}",
-                                f"PostgreSQL versions: {int(items):,} items, {int(threads)} threads"
-                                + ("" if variant == "default" else f", {variant}") + f", {machine}",
-                                figures.versions_figure, part, provenance(loaded, rows))
+            for kind in figure_kinds.per("servers"):
+                names += out.figure(kind, f"items{int(items)}_threads{int(threads)}{variant_slug(variant)}",
+                                    f"PostgreSQL versions: {int(items):,} items, {int(threads)} threads"
+                                    + ("" if variant == "default" else f", {variant}") + f", {machine}",
+                                    part, provenance=provenance(loaded, rows))
     return names
 
 
@@ -170,21 +164,21 @@ def _scaling_figures(out: Output, loaded: Loaded, passes, aggregated, growths, s
         text = provenance(loaded, _where(passes, **place, threads=threads))
         fits = _where(growths, **place, threads=threads)
         slug = f"threads{int(threads)}_pg{pg}_{backend}{variant_slug(variant)}"
-        for metric, value, label in (("duration", "median_duration", "median duration per pass, seconds"),
-                                     ("memory", "median_memory", "peak memory, MB (memray)")):
-            names += out.figure(f"scaling_{metric}_{slug}",
-                                f"{metric.capitalize()} against items: {int(threads)} threads, PostgreSQL {pg} "
-                                f"({backend}{'' if variant == 'default' else ', ' + variant}), {machine}",
-                                scaling_figures.versus_items, part, value, label, fits, metric, text)
+        for kind in figure_kinds.per("items"):
+            names += out.figure(kind, slug,
+                                f"{kind.options['metric'].capitalize()} against items: {int(threads)} threads, "
+                                f"PostgreSQL {pg} ({backend}{'' if variant == 'default' else ', ' + variant}), "
+                                f"{machine}", part, growth=fits, provenance=text)
     if not speedups.empty:
         for (pg, backend, variant, machine), part in speedups.groupby(
                 ["pg_version", "backend", "variant", "machine"], sort=True):
             rows = _where(passes, pg_version=pg, backend=backend, variant=variant, machine=machine)
             rows = rows[rows["strategy"].isin(set(part["strategy"]))]
-            names += out.figure(f"speedup_pg{pg}_{backend}{variant_slug(variant)}",
-                                f"Speed-up with threads: PostgreSQL {pg} ({backend}"
-                                f"{'' if variant == 'default' else ', ' + variant}), {machine}",
-                                scaling_figures.speedup_figure, part, provenance(loaded, rows))
+            for kind in figure_kinds.per("threads"):
+                names += out.figure(kind, f"pg{pg}_{backend}{variant_slug(variant)}",
+                                    f"Speed-up with threads: PostgreSQL {pg} ({backend}"
+                                    f"{'' if variant == 'default' else ', ' + variant}), {machine}",
+                                    part, provenance=provenance(loaded, rows))
     return names
 
 
@@ -199,20 +193,21 @@ def build(results_dir: Path, out_dir: Path, runs: str | None = None, since: str 
     pairs = significance(passes)
     growths, speedups = growth(passes), speedup(passes)
     outcomes = contention_outcomes(passes)
+    kinds = figure_kinds.current_names(kinds)  # a set.json may use a kind's earlier name
     out = Output(out_dir, kinds)
     tables = dict(zip(TABLES, (passes, aggregated, correlate(aggregated), pairs, growths, speedups, outcomes)))
     for name, table in tables.items():
         if not table.empty or name in ALWAYS_WRITTEN:
             out.table(name, table)
-    figures.setup_style()
+    figure_style.setup_style()
     by_config = _configuration_figures(out, loaded, passes, aggregated, pairs)
     versions = _versions_figures(out, loaded, passes, aggregated)
     scaling = _scaling_figures(out, loaded, passes, aggregated, growths, speedups)
     selected = {r: m for r, m in sorted(loaded.manifests.items()) if r in set(passes["run_id"])}
     manifest = {
         "results_dir": str(results_dir.name),
-        "runs": {run_id: {"started_at": m.get("started_at"), "commit": m.get("git", {}).get("commit"),
-                          "dirty": m.get("git", {}).get("dirty")} for run_id, m in selected.items()},
+        "runs": {run_id: {"started_at": m.started_at, "commit": m.git.commit, "dirty": m.git.dirty}
+                 for run_id, m in selected.items()},
         "configurations": [dict(zip(CONFIG_COLUMNS, map(str, c))) for c in by_config],
         "skipped": loaded.skipped,
         "selection": {"runs": runs, "since": since, "items": items, "sweep": sweep,

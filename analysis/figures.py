@@ -1,120 +1,29 @@
-"""Static figures (PNG at PNG_DPI; SVG as well for the headline figures), one set per configuration.
+"""One configuration's strategies side by side: which is fastest (duration, x floor with rank
+bands), which is leanest (peak memory), what each costs the server (WAL per row), the original's
+z-scores, whether a difference is real (pairwise heatmaps) and what speed costs in code (speed
+against lines of code). The look they share is `figure_style`; which kinds exist, `figure_kinds`.
 
-Readable in print and in greyscale: the colour-blind-safe seaborn palette, insert and update
-told apart by lightness *and* hatching, strategies ordered by median duration, log scales where
-the range spans more than a factor of 20, duration bars = the geometric mean with its 95%
-t-interval (analysis.stats),
-failed passes written next to their strategy in red, and a provenance line on every figure.
-Output is byte-identical for identical input (fixed SVG hash salt, no dates in metadata).
+Duration bars are the geometric mean with its 95% t-interval (analysis.stats); failed passes are
+written next to their strategy in red.
 """
 
 from __future__ import annotations
 
-import textwrap
-from collections.abc import Callable
-from pathlib import Path
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
-
+from analysis.figure_style import (
+    PHASE_STYLE,
+    add_provenance,
+    log_if_wide,
+    log_ticks,
+    short_number,
+    strategy_labels,
+    strategy_order,
+)
 from analysis.stats import DURATION_INTERVAL
-
-PHASE_STYLE = {  # colour-blind palette entries of clearly different lightness, plus hatching
-    "insert": {"color": sns.color_palette("colorblind")[0], "hatch": ""},
-    "update": {"color": sns.color_palette("colorblind")[1], "hatch": "////"},
-}
-FLOOR_LABEL = " (floor)"
-
-
-def setup_style() -> None:
-    sns.set_theme(style="whitegrid", context="paper", font_scale=1.05)
-    plt.rcParams.update({
-        "svg.hashsalt": "postgres-upsert-bench",  # stable element ids in SVG
-        "svg.fonttype": "none",  # text stays text: a tenth of the bytes, searchable, editable
-        "hatch.linewidth": 0.6,
-        "font.family": "DejaVu Sans",
-        "axes.titleweight": "bold",
-    })
-
-
-HEADLINE = ("duration", "floor_multiple")  # the figures that also get an SVG
-PNG_DPI = 120  # sharp on screen (1,000-1,700 px wide); a paper takes the SVG
-
-
-def save(fig: plt.Figure, out: Path, name: str) -> list[Path]:
-    """PNG at PNG_DPI, losslessly optimised (Pillow); SVG (text kept as text) for headline figures."""
-    paths = [out / f"{name}.png"]
-    fig.savefig(paths[0], dpi=PNG_DPI, bbox_inches="tight", metadata={"Software": None},
-                pil_kwargs={"optimize": True})
-    if name.startswith(HEADLINE):
-        paths.append(out / f"{name}.svg")
-        fig.savefig(paths[1], bbox_inches="tight", metadata={"Date": None, "Creator": None})
-    plt.close(fig)
-    return paths
-
-
-def _provenance(fig: plt.Figure, text: str) -> None:
-    """A small grey line under everything already drawn (tick labels, axis labels, colour bars)."""
-    fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()
-    bottom = min(ax.get_tightbbox(renderer).y0 for ax in fig.axes)
-    y = fig.transFigure.inverted().transform((0, bottom))[1]
-    width = int(fig.get_size_inches()[0] * 72 / (6.5 * 0.56))  # characters of 6.5 pt that fit across
-    fig.text(0.0, y - 0.01, textwrap.fill(text, width, break_on_hyphens=False), fontsize=6.5,
-             color="#555555", ha="left", va="top", transform=fig.transFigure)
-
-
-def headline(fig: plt.Figure, text: str) -> None:
-    """The configuration, bold, above everything drawn (titles, legends): a figure read alone
-    (in a blog, a slide) still says what was measured."""
-    fig.canvas.draw()
-    top = fig.get_tightbbox(fig.canvas.get_renderer()).y1 * fig.dpi  # inches -> display units
-    y = fig.transFigure.inverted().transform((0, top))[1]
-    fig.text(0.0, y + 0.01, text, fontsize=9.5, fontweight="bold", ha="left", va="bottom",
-             transform=fig.transFigure)
-
-
-def _labels(table: pd.DataFrame) -> dict[str, str]:
-    return {s: s + (FLOOR_LABEL if ref else "") for s, ref in
-            table.groupby("strategy")["reference"].any().items()}
-
-
-def strategy_order(table: pd.DataFrame, column: str = "median_duration") -> list[str]:
-    """Strategies by the mean over phases of `column` (failed-everywhere ones last)."""
-    means = table.groupby("strategy")[column].mean()
-    return list(means.sort_values(na_position="last", kind="stable").index)
-
-
-def log_ticks(axis) -> None:
-    """Ticks at 1, 2, 5 x 10^k on a log axis, labelled in short numbers, no minor labels."""
-    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    axis.set_major_formatter(FuncFormatter(lambda v, _: _short_number(v)))
-    axis.set_minor_formatter(NullFormatter())
-
-
-def _short_number(value: float) -> str:
-    if not np.isfinite(value):
-        return ""
-    if value >= 100:
-        return f"{value:,.0f}"
-    if value >= 10:
-        return f"{value:.1f}".rstrip("0").rstrip(".")
-    return f"{value:.3g}"
-
-
-def _log_if_wide(ax, values) -> bool:
-    values = np.asarray([v for v in values if np.isfinite(v) and v > 0])
-    if len(values) and values.max() / values.min() > 20:
-        ax.set_xscale("log")
-        return True
-    return False
 
 
 def _failure_notes(ax, table: pd.DataFrame, order: list[str], x_text: float) -> None:
@@ -132,7 +41,7 @@ def _paired_bars(table: pd.DataFrame, value: str, low: str, high: str, xlabel: s
     """Horizontal bars, insert and update side by side per strategy, with CI error bars,
     strategies ordered by `value` (the mean of their two phases' medians)."""
     order = strategy_order(table, value)
-    labels = _labels(table)
+    labels = strategy_labels(table)
     fig, ax = plt.subplots(figsize=(8.5, 0.55 + 0.36 * len(order) + 0.9))
     height = 0.38
     for offset, phase in ((-height / 2, "insert"), (height / 2, "update")):
@@ -148,9 +57,9 @@ def _paired_bars(table: pd.DataFrame, value: str, low: str, high: str, xlabel: s
                 error_kw={"elinewidth": 0.8, "capsize": 1.5, "ecolor": "black"})
         for yi, v, hi in zip(y, values, part[high].to_numpy(dtype=float)):
             if np.isfinite(v):
-                ax.annotate(_short_number(v), xy=(max(v, hi) if np.isfinite(hi) else v, yi),
+                ax.annotate(short_number(v), xy=(max(v, hi) if np.isfinite(hi) else v, yi),
                             xytext=(3, 0), textcoords="offset points", va="center", fontsize=6.5)
-    if _log_if_wide(ax, table[value]):
+    if log_if_wide(ax, table[value]):
         log_ticks(ax.xaxis)
     ax.set_xlim(right=ax.get_xlim()[1] * (1.6 if ax.get_xscale() == "log" else 1.12))
     if marker_at is not None:
@@ -163,7 +72,7 @@ def _paired_bars(table: pd.DataFrame, value: str, low: str, high: str, xlabel: s
     ax.set_title(title, loc="left")
     ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, frameon=False, fontsize=8)
     _failure_notes(ax, table, order, 1.01)
-    _provenance(fig, provenance)
+    add_provenance(fig, provenance)
     return fig
 
 
@@ -190,7 +99,7 @@ def wal_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
                         "What each strategy costs the server: WAL per row", provenance)
 
 
-def floor_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
+def x_floor_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
     """x floor from within-repeat ratios (geometric mean, 95% t-interval), strategies labelled
     with their rank bands; the floor itself is the dashed line at 1x."""
     if "floor_ratio" not in table or table["floor_ratio"].notna().sum() == 0:
@@ -216,7 +125,7 @@ def zscore_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
     if not phases:  # a --no-memory run has no memory to score
         return None
     order = strategy_order(table, "z_duration")
-    labels = _labels(table)
+    labels = strategy_labels(table)
     fig, axes = plt.subplots(1, 2, figsize=(9.0, 0.9 + 0.3 * len(order)), sharey=True)
     markers = {"insert": "o", "update": "s"}
     for ax, column, xlabel in ((axes[0], "z_duration", "z-score of average duration\n(< 0: faster than the average strategy)"),
@@ -234,7 +143,7 @@ def zscore_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
     axes[0].set_title("z-scores: duration | peak memory", loc="left")
     axes[1].legend(loc="lower right", frameon=True, fontsize=7.5)
     fig.subplots_adjust(wspace=0.08)
-    _provenance(fig, provenance)
+    add_provenance(fig, provenance)
     return fig
 
 
@@ -284,55 +193,64 @@ def heatmap_figure(pairs: pd.DataFrame, phase: str, provenance: str) -> plt.Figu
                  fontsize=9, pad=16)
     ax.text(0, 1.012, subtitle, transform=ax.transAxes, fontsize=7, va="bottom", ha="left")
     ax.tick_params(labelsize=7)
-    _provenance(fig, provenance)
+    add_provenance(fig, provenance)
     return fig
 
 
-def versions_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
-    """Median duration per strategy on each PostgreSQL server (version and backend) of the same
-    items/threads/machine, side by side per phase (version matrix runs)."""
-    table = table.assign(server=table["pg_version"].astype(str) + " " + table["backend"].astype(str))
-    versions = sorted(table["server"].unique(),
-                      key=lambda v: [int(x) if x.isdigit() else x for x in v.replace("-", ".").replace(" ", ".").split(".")])
-    if len(versions) < 2:
+def speed_vs_code_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
+    """Median duration against lines of code (the comprehensibility proxy), per phase; points
+    numbered in order of duration, the key beside the panels."""
+    if "loc" not in table or table["loc"].notna().sum() == 0:
         return None
-    order = strategy_order(table)
-    labels = _labels(table)
-    palette = sns.color_palette("colorblind", len(versions))
-    hatches = ["", "////", "....", "xxxx", "\\\\", "oo"]
-    phases = [p for p in ("insert", "update") if p in set(table["phase"])]
-    fig, axes = plt.subplots(1, len(phases), figsize=(7.0 * len(phases), 0.9 + 0.42 * len(order) + 0.9),
-                             squeeze=False, sharey=True)
-    height = 0.8 / len(versions)
+    part = table[~table["reference"] & table["median_duration"].notna() & table["loc"].notna()]
+    phases = [p for p in ("insert", "update") if p in set(part["phase"])]
+    order = part.groupby("strategy")["median_duration"].mean().sort_values().index.tolist()
+    number = {s: str(i) for i, s in enumerate(order, start=1)}
+    fig, axes = plt.subplots(1, len(phases), figsize=(5.4 * len(phases) + 2.6, 5.4), squeeze=False,
+                             sharey=True)
     for ax, phase in zip(axes[0], phases):
-        for k, version in enumerate(versions):
-            part = table[(table["phase"] == phase) & (table["server"] == version)]
-            part = part.groupby("strategy")[["geomean_duration", "ci_low", "ci_high"]].first().reindex(order)
-            y = np.arange(len(order)) - 0.4 + height * (k + 0.5)
-            values = part["geomean_duration"].to_numpy(dtype=float)
-            errors = np.nan_to_num(np.vstack([np.clip(values - part["ci_low"].to_numpy(dtype=float), 0, None),
-                                              np.clip(part["ci_high"].to_numpy(dtype=float) - values, 0, None)]))
-            ax.barh(y, np.nan_to_num(values), height=height, color=palette[k], hatch=hatches[k % len(hatches)],
-                    edgecolor="black", linewidth=0.4, label=f"PostgreSQL {version}", xerr=errors,
-                    error_kw={"elinewidth": 0.7, "capsize": 1.2})
-        if _log_if_wide(ax, table["median_duration"]):
-            log_ticks(ax.xaxis)
-        ax.set_yticks(range(len(order)), [labels[s] for s in order])
-        ax.set_ylim(len(order) - 0.5, -0.5)
-        ax.set_xlabel(f"seconds per pass, geometric mean\n(error bars: {DURATION_INTERVAL})")
-        ax.set_title(f"{phase}: PostgreSQL versions side by side", loc="left")
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    top = max(ax.get_position().y1 for ax in axes[0])
-    fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, top + 0.022), ncol=len(versions),
-               frameon=False, fontsize=8)  # above the panels' titles, centred: never on them
-    _provenance(fig, provenance)
+        data = part[part["phase"] == phase]
+        raw = data["raw_sql"].astype(bool)
+        for flag, marker, label in ((True, "o", "writes SQL text"), (False, "s", "library constructs only")):
+            sel = data[raw == flag]
+            ax.scatter(sel["loc"], sel["median_duration"], marker=marker, s=24, edgecolor="black",
+                       linewidth=0.5, color=sns.color_palette("colorblind")[0 if flag else 2], label=label,
+                       zorder=3)
+        ax.set_yscale("log")
+        log_ticks(ax.yaxis)
+        ax.set_xlabel("lines of code (without docstring, comments, blank lines)")
+        ax.set_title(f"{phase}: speed vs size of the code", loc="left")
+        ax.legend(loc="upper right", fontsize=7, frameon=True)
+        _place_numbers(ax, data["loc"].to_numpy(float), data["median_duration"].to_numpy(float),
+                       [number[s] for s in data["strategy"]])
+    axes[0][0].set_ylabel("median duration per pass, seconds")
+    key = "\n".join(f"{number[s]:>2}  {s}" for s in order)
+    axes[0][-1].text(1.04, 1.0, key, transform=axes[0][-1].transAxes, fontsize=6.8, va="top",
+                     family="DejaVu Sans Mono")
+    fig.subplots_adjust(wspace=0.08)
+    add_provenance(fig, provenance)
     return fig
 
 
-FIGURES: dict[str, Callable] = {
-    "duration": duration_figure,
-    "memory": memory_figure,
-    "floor_multiple": floor_figure,
-    "wal_per_row": wal_figure,
-    "zscores": zscore_figure,
-}
+def _place_numbers(ax, xs, ys, texts) -> None:
+    """Each number beside its point, on the first side (right, left, above, below) where it
+    overlaps neither an earlier number nor a point: no leader lines to cross."""
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    points = ax.transData.transform(np.column_stack([xs, ys]))
+    placed = []
+    for (px, py), text in sorted(zip(points, texts), key=lambda item: (item[0][1], item[0][0])):
+        label = ax.text(0, 0, text, fontsize=6.5, ha="left", va="bottom", zorder=4, transform=None)
+        size = label.get_window_extent(renderer)
+        w, h = size.width, size.height
+        for dx, dy in ((5, -h / 2), (-5 - w, -h / 2), (-w / 2, 5), (-w / 2, -5 - h), (5, 3), (5, -h - 3),
+                       (-5 - w, 3), (-5 - w, -h - 3)):
+            box = (px + dx, py + dy, px + dx + w, py + dy + h)
+            clear = all(box[2] < b[0] or box[0] > b[2] or box[3] < b[1] or box[1] > b[3] for b in placed)
+            hits_point = any(box[0] - 3 < qx < box[2] + 3 and box[1] - 3 < qy < box[3] + 3 for qx, qy in points)
+            if clear and not hits_point:
+                break
+        label.set_transform(ax.transData)  # in data units: stays beside its point at any dpi
+        label.set_position(ax.transData.inverted().transform((box[0], box[1])))
+        placed.append(box)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from contract.errors import UsageError
+from contract.manifest import Manifest
 from contract.row import BOOL_COLUMNS, NUMERIC_COLUMNS, REQUIRED, TEXT_COLUMNS
 
 CONFIG_COLUMNS = ["items", "threads", "pg_version", "backend", "variant", "machine"]
@@ -34,22 +34,26 @@ COMPREHENSIBILITY = ["loc", "complexity", "apis", "raw_sql"]  # from the run's m
 @dataclass
 class Loaded:
     passes: pd.DataFrame
-    manifests: dict[str, dict]
+    manifests: dict[str, Manifest]  # run id -> its manifest (contract.manifest)
     skipped: list[str] = field(default_factory=list)  # one line per unreadable or unpooled run
 
 
-def lineage(folder: Path, manifest: dict) -> tuple[str, str, str]:
+def known(value, unknown: str = "?"):
+    """`value`, or '?' when the run did not record it."""
+    return unknown if value is None else value
+
+
+def lineage(folder: Path, manifest: Manifest) -> tuple[str, str, str]:
     """(commit[+diff hash], Python major.minor, lock hash) of a run: what must match to pool it."""
-    git = manifest.get("git", {})
-    commit = (git.get("commit") or "unknown")[:12]
-    if git.get("dirty"):
+    commit = (manifest.git.commit or "unknown")[:12]
+    if manifest.git.dirty:
         try:
             diff = (folder / "git.diff").read_bytes()
         except OSError:
             diff = folder.name.encode()  # unknown changes: pooled with nothing
         commit += "+" + hashlib.sha256(diff).hexdigest()[:8]
-    python = ".".join(str(manifest.get("machine", {}).get("python", "?")).split(".")[:2])
-    lock = (manifest.get("packages", {}).get("lock_sha256") or "?")[:12]
+    python = ".".join(str(known(manifest.machine.python)).split(".")[:2])
+    lock = (manifest.packages.lock_sha256 or "?")[:12]
     return commit, python, lock
 
 
@@ -58,17 +62,17 @@ def describe_lineage(key: tuple[str, str, str]) -> str:
     return f"commit {commit}, Python {python}, lock {lock}"
 
 
-def variant_label(manifest: dict) -> str:
+def variant_label(manifest: Manifest) -> str:
     """What else changes the numbers: contention mode and --pg-setting values ('default' if none)."""
-    config = manifest.get("config", {})
+    config = manifest.config
     parts = ["contention"] if str(config.get("CONTENTION", "0")) == "1" else []
     parts += [s for s in str(config.get("PG_SETTINGS", "")).split(";") if s]
     return "+".join(parts) or "default"
 
 
-def machine_label(manifest: dict) -> str:
-    m = manifest.get("machine", {})
-    return f"{m.get('cpu_model', '?')} x{m.get('cpu_count', '?')}, {round(m.get('memory_gb', 0))} GB"
+def machine_label(manifest: Manifest) -> str:
+    m = manifest.machine
+    return f"{known(m.cpu_model)} x{known(m.cpu_count)}, {round(m.memory_gb or 0)} GB"
 
 
 def as_bool(series: pd.Series) -> pd.Series:
@@ -76,12 +80,8 @@ def as_bool(series: pd.Series) -> pd.Series:
     return series.map(lambda v: str(v).strip().lower() in ("true", "1")).astype(bool)
 
 
-def _read_run(folder: Path) -> tuple[pd.DataFrame, dict]:
-    manifest_path = folder / "manifest.json"
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except (OSError, ValueError):
-        manifest = {}
+def _read_run(folder: Path) -> tuple[pd.DataFrame, Manifest]:
+    manifest = Manifest.load(folder)  # no readable manifest.json: every section at its default
     try:
         frame = pd.read_csv(folder / "results.csv", dtype=dict.fromkeys(TEXT_COLUMNS, str))
     except (OSError, ValueError, pd.errors.ParserError) as error:
@@ -101,9 +101,9 @@ def _read_run(folder: Path) -> tuple[pd.DataFrame, dict]:
     frame["machine"] = machine_label(manifest)
     frame["variant"] = variant_label(manifest)
     # a strategy's size as the run measured it (runs before it was recorded have none)
-    measured = {s["name"]: s.get("comprehensibility") or {} for s in manifest.get("strategies", [])}
+    measured = {s.name: s.comprehensibility for s in manifest.strategies}
     for column in COMPREHENSIBILITY:
-        frame[column] = frame["strategy"].map(lambda name, c=column: measured.get(name, {}).get(c))
+        frame[column] = frame["strategy"].map(lambda name, c=column: getattr(measured.get(name), c, None))
     return frame, manifest
 
 
@@ -141,9 +141,9 @@ def load_runs(results_dir: Path, runs: str | None = None, since: str | None = No
         manifests[folder.name] = manifest
         lineages[folder.name] = lineage(folder, manifest)
     if sweep:
-        ids = sorted({(m.get("sweep") or {}).get("id") for m in manifests.values()} - {None})
+        ids = sorted({m.sweep.id for m in manifests.values() if m.sweep} - {None})
         wanted = ids[-1] if sweep == "latest" and ids else sweep
-        keep = {r for r, m in manifests.items() if (m.get("sweep") or {}).get("id") == wanted}
+        keep = {r for r, m in manifests.items() if m.sweep and m.sweep.id == wanted}
         frames = [f for f in frames if f["run_id"].iloc[0] in keep]
         manifests = {r: m for r, m in manifests.items() if r in keep}
         if not frames:

@@ -21,19 +21,20 @@ import re
 import shutil
 from pathlib import Path
 
-from analysis.build import FIGURE_KINDS, build
+from analysis.build import build
+from analysis.figure_kinds import BY_NAME, current_names
 from analysis.load import describe_lineage, lineage, load_runs
 from contract import REPO_ROOT
 from contract.errors import UsageError
 
-FIGURES = REPO_ROOT / "figures"
+FIGURES_DIR = REPO_ROOT / "figures"  # the published sets, one folder each, and latest/
 LATEST = "latest"
 KEPT = ("results.csv", "manifest.json", "config.env", "git.diff")  # copied as they are
 SET_FILE = "set.json"  # which figure kinds the set draws (a sweep needs no heatmaps per grid point)
 NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
 
-def published_sets(figures: Path = FIGURES) -> list[Path]:
+def published_sets(figures: Path = FIGURES_DIR) -> list[Path]:
     """Every set folder that carries its runs."""
     return sorted(p.parent for p in figures.glob("*/runs") if p.is_dir())
 
@@ -46,7 +47,7 @@ def set_kinds(folder: Path) -> list[str] | None:
         return None
 
 
-def rebuild_all(figures: Path = FIGURES, echo=print) -> list[Path]:
+def rebuild_all(figures: Path = FIGURES_DIR, echo=print) -> list[Path]:
     written = []
     for folder in published_sets(figures):
         echo(f"rebuilding {folder.relative_to(figures.parent) if folder.is_relative_to(figures.parent) else folder}"
@@ -67,18 +68,19 @@ def copy_run(source: Path, target: Path) -> None:
                 shutil.copyfileobj(raw, packed)
 
 
-def publish(name: str, results_dir: Path, runs: str | None = None, figures: Path = FIGURES,
+def publish(name: str, results_dir: Path, runs: str | None = None, figures: Path = FIGURES_DIR,
             echo=print, kinds: list[str] | None = None) -> list[Path]:
     if not NAME.fullmatch(name) or name == LATEST:
         raise UsageError(f"set name {name!r}: use lower-case letters, digits, - and _ (not {LATEST!r})")
     loaded = load_runs(results_dir, runs, warn=echo)
     for run_id, manifest in sorted(loaded.manifests.items()):
-        if manifest.get("git", {}).get("dirty") or not manifest.get("git", {}).get("commit"):
+        if manifest.git.dirty or not manifest.git.commit:
             raise UsageError(f"run {run_id} ran with uncommitted changes ({describe_lineage(lineage(results_dir / run_id, manifest))}): "
                              "a published set comes from one clean commit; commit, re-run, publish")
-    unknown = sorted(set(kinds or ()) - set(FIGURE_KINDS))
+    kinds = current_names(kinds)
+    unknown = sorted(set(kinds or ()) - set(BY_NAME))
     if unknown:
-        raise UsageError(f"--figures {', '.join(unknown)}: the kinds are {', '.join(FIGURE_KINDS)}")
+        raise UsageError(f"--figures {', '.join(unknown)}: the kinds are {', '.join(BY_NAME)}")
     folder = figures / name
     shutil.rmtree(folder / "runs", ignore_errors=True)
     folder.mkdir(parents=True, exist_ok=True)

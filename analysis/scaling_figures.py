@@ -1,6 +1,6 @@
-"""Figures of a scaling sweep: duration and memory against items (log-log), speed-up against
-threads, and speed against lines of code. Same conventions as `figures.py`: colour-blind
-palette, markers as well as colours (greyscale), provenance line, byte-identical output."""
+"""How a strategy scales, across the configurations of a sweep: duration and memory against
+items (log-log), speed-up against threads. The look it shares with every figure is
+`figure_style`; markers as well as colours (greyscale)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
-from analysis.figures import FLOOR_LABEL, _provenance, log_ticks
+from analysis.figure_style import FLOOR_LABEL, add_provenance, log_ticks
 from analysis.stats import RATIO_INTERVAL
 
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "<", ">", "h"]
@@ -83,7 +83,7 @@ def versus_items(table: pd.DataFrame, value: str, ylabel: str, growth: pd.DataFr
         axes[row][-1].legend(list(handles.values()), labels, loc="upper left", bbox_to_anchor=(1.02, 1.0),
                              fontsize=6.5, frameon=False, title="strategy  fitted exponent", title_fontsize=7)
     fig.subplots_adjust(hspace=0.35, wspace=0.08)
-    _provenance(fig, provenance)
+    add_provenance(fig, provenance)
     return fig
 
 
@@ -141,7 +141,7 @@ def speedup_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
                        title="error bars: " + RATIO_INTERVAL.replace(" of the ratio", "\nof the ratio"),
                        title_fontsize=7, alignment="left")
     fig.subplots_adjust(hspace=0.3)
-    _provenance(fig, provenance)
+    add_provenance(fig, provenance)
     return fig
 
 
@@ -150,62 +150,3 @@ def _cores(table: pd.DataFrame) -> int | None:
     counts = {m.group(1) for label in table.get("machine", pd.Series(dtype=str)).unique()
               if (m := re.search(r" x(\d+),", str(label)))}
     return int(counts.pop()) if len(counts) == 1 else None
-
-
-def _place_numbers(ax, xs, ys, texts) -> None:
-    """Each number beside its point, on the first side (right, left, above, below) where it
-    overlaps neither an earlier number nor a point: no leader lines to cross."""
-    fig = ax.figure
-    fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()
-    points = ax.transData.transform(np.column_stack([xs, ys]))
-    placed = []
-    for (px, py), text in sorted(zip(points, texts), key=lambda item: (item[0][1], item[0][0])):
-        label = ax.text(0, 0, text, fontsize=6.5, ha="left", va="bottom", zorder=4, transform=None)
-        size = label.get_window_extent(renderer)
-        w, h = size.width, size.height
-        for dx, dy in ((5, -h / 2), (-5 - w, -h / 2), (-w / 2, 5), (-w / 2, -5 - h), (5, 3), (5, -h - 3),
-                       (-5 - w, 3), (-5 - w, -h - 3)):
-            box = (px + dx, py + dy, px + dx + w, py + dy + h)
-            clear = all(box[2] < b[0] or box[0] > b[2] or box[3] < b[1] or box[1] > b[3] for b in placed)
-            hits_point = any(box[0] - 3 < qx < box[2] + 3 and box[1] - 3 < qy < box[3] + 3 for qx, qy in points)
-            if clear and not hits_point:
-                break
-        label.set_transform(ax.transData)  # in data units: stays beside its point at any dpi
-        label.set_position(ax.transData.inverted().transform((box[0], box[1])))
-        placed.append(box)
-
-
-def speed_vs_code_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
-    """Median duration against lines of code (the comprehensibility proxy), per phase; points
-    numbered in order of duration, the key beside the panels."""
-    if "loc" not in table or table["loc"].notna().sum() == 0:
-        return None
-    part = table[~table["reference"] & table["median_duration"].notna() & table["loc"].notna()]
-    phases = [p for p in ("insert", "update") if p in set(part["phase"])]
-    order = part.groupby("strategy")["median_duration"].mean().sort_values().index.tolist()
-    number = {s: str(i) for i, s in enumerate(order, start=1)}
-    fig, axes = plt.subplots(1, len(phases), figsize=(5.4 * len(phases) + 2.6, 5.4), squeeze=False,
-                             sharey=True)
-    for ax, phase in zip(axes[0], phases):
-        data = part[part["phase"] == phase]
-        raw = data["raw_sql"].astype(bool)
-        for flag, marker, label in ((True, "o", "writes SQL text"), (False, "s", "library constructs only")):
-            sel = data[raw == flag]
-            ax.scatter(sel["loc"], sel["median_duration"], marker=marker, s=24, edgecolor="black",
-                       linewidth=0.5, color=sns.color_palette("colorblind")[0 if flag else 2], label=label,
-                       zorder=3)
-        ax.set_yscale("log")
-        log_ticks(ax.yaxis)
-        ax.set_xlabel("lines of code (without docstring, comments, blank lines)")
-        ax.set_title(f"{phase}: speed vs size of the code", loc="left")
-        ax.legend(loc="upper right", fontsize=7, frameon=True)
-        _place_numbers(ax, data["loc"].to_numpy(float), data["median_duration"].to_numpy(float),
-                       [number[s] for s in data["strategy"]])
-    axes[0][0].set_ylabel("median duration per pass, seconds")
-    key = "\n".join(f"{number[s]:>2}  {s}" for s in order)
-    axes[0][-1].text(1.04, 1.0, key, transform=axes[0][-1].transAxes, fontsize=6.8, va="top",
-                     family="DejaVu Sans Mono")
-    fig.subplots_adjust(wspace=0.08)
-    _provenance(fig, provenance)
-    return fig

@@ -1,6 +1,6 @@
 """Where the time goes: each strategy's median duration split into the CPU time of its own
 process during `main()`, the CPU time of the server's processes, and the rest (waiting: round
-trips, locks, disk). Same conventions as `figures.py`: colour-blind palette, hatching as well
+trips, locks, disk). Same conventions as every figure (`figure_style`): colour-blind palette, hatching as well
 as colour, provenance line, byte-identical output."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from analysis.figures import _labels, _provenance, strategy_order
+from analysis.figure_style import add_provenance, strategy_labels, strategy_order
 
 PARTS = (  # (column, label, colour index in the colour-blind palette, hatch)
     ("median_client_cpu_s", "client CPU (the strategy's process)", 0, ""),
@@ -41,7 +41,7 @@ def time_split_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None
     usable = table[table["median_duration"].notna() & table["median_client_cpu_s"].notna()
                    & table["median_server_cpu_s"].notna()]
     order = strategy_order(usable)
-    labels = _labels(usable)
+    labels = strategy_labels(usable)
     phases = [p for p in ("insert", "update") if p in set(usable["phase"])]
     palette = sns.color_palette("colorblind")
     fig, axes = plt.subplots(1, len(phases), figsize=(5.2 * len(phases) + 2.4, 0.9 + 0.3 * len(order)),
@@ -69,6 +69,6 @@ def time_split_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None
     fig.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False,
                fontsize=7.5)
     fig.subplots_adjust(wspace=0.35, top=1 - 0.55 / (0.9 + 0.3 * len(order)))
-    _provenance(fig, provenance + " · medians of successful passes; CPU time is counted in 10 ms ticks; "
+    add_provenance(fig, provenance + " · medians of successful passes; CPU time is counted in 10 ms ticks; "
                 "'CPU > wall': CPU beyond the duration (work ran in parallel), parts as shares of their sum")
     return fig

@@ -34,12 +34,6 @@ def library(name: str) -> Library:
     return BY_NAME.get(name, OTHER)
 
 
-def library_of_name(strategy: str) -> str:
-    """The library a strategy's name starts with (rule R2 in docs/adding-a-strategy.md)."""
-    matches = [entry.name for entry in LIBRARIES if strategy.startswith(entry.name + "_")]
-    return max(matches, key=len) if matches else OTHER.name
-
-
 def import_names() -> set[str]:
     return {module for entry in LIBRARIES for module in entry.imports}
 

@@ -47,7 +47,8 @@ class PassRow:
     peak_memory_mb: float | None = column("peak heap memory of the pass, from memray (second process)",
                                           required=True, default=None)
     allocations: int | None = column("allocations memray counted in that process", default=None)
-    max_rss_mb: float | None = column("peak resident memory of the plain process (rusage)", default=None)
+    max_rss_mb: float | None = column("peak resident memory of the plain process (its VmHWM, else wait4's rusage)",
+                                      default=None)
     users: int | None = column("rows in `users` after the pass", default=None)
     addresses: int | None = column("rows in `addresses` after the pass", default=None)
     counts_ok: bool = column("both tables hold exactly `items` rows")

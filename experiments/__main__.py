@@ -17,44 +17,9 @@ import sys
 from contract import ENV_PREFIX, REPO_ROOT
 from contract.envfile import results_dir
 from contract.errors import OneLineParser, exit_status
+from experiments.settings_table import add_run_flags, run_flag_values  # standard library only
 
 ANALYSIS_COMMANDS = ("figures", "graph", "publish", "aggregate", "correlate", "compare")
-RUN_FLAGS = {  # flag -> (setting name, help)
-    "--items": ("TOTAL_ITEMS", "rows per table (TOTAL_ITEMS)"),
-    "--threads": ("TOTAL_THREADS", "threads/connections for threaded strategies (TOTAL_THREADS)"),
-    "--repeat": ("REPEAT", "times every strategy runs both passes, or 'auto' (REPEAT; default auto)"),
-    "--budget": ("BUDGET", "with --repeat auto: seconds the run may take (BUDGET; default 600)"),
-    "--target": ("TARGET", "with --repeat auto: stop a strategy once its 95%% interval is within "
-                           "+-TARGET percent (TARGET; default 5)"),
-    "--max-repeat": ("MAX_REPEAT", "with --repeat auto: repeats at most (MAX_REPEAT; default 15)"),
-    "--strategies": ("STRATEGIES", "comma-separated names or globs (STRATEGIES), e.g. 'psycopg*'"),
-    "--pg": ("PG", "embedded PostgreSQL major version(s): 16, 18, or 16,18 (PG; default newest)"),
-    "--timeout": ("TIMEOUT", "seconds one pass may take before it is killed (TIMEOUT)"),
-    "--seed": ("SEED", "seed of the strategy order shuffle (SEED; default a fresh one)"),
-    "--pg-bin": ("PG_BIN", "folder with initdb and postgres to use (PG_BIN; = --pg local)"),
-    "--dsn": ("DATABASE_URL", "run against this existing server instead (DATABASE_URL); "
-                              "prefer the environment variable, argv is visible to `ps`"),
-    "--schema": ("SCHEMA", "with --dsn: the private schema to create (default upsert_bench_<run>)"),
-    "--results-dir": ("RESULTS_DIR", "where run folders go (RESULTS_DIR)"),
-    "--strategies-dir": ("STRATEGIES_DIR", "folder of strategy files (STRATEGIES_DIR)"),
-    "--memory-repeats": ("MEMORY_REPEATS", "measure memory in the first N repeats of each strategy and "
-                                           "phase (MEMORY_REPEATS; default 1)"),
-}
-
-
-def _add_run_flags(parser: argparse.ArgumentParser) -> None:
-    for flag, (_, help_text) in RUN_FLAGS.items():
-        parser.add_argument(flag, help=help_text)
-    parser.add_argument("--pg-setting", action="append", metavar="NAME=VALUE", dest="pg_setting",
-                        help="server setting for every server the run starts, repeatable (PG_SETTINGS)")
-    parser.add_argument("--keep-schema", action="store_const", const="1", dest="KEEP_SCHEMA",
-                        help="with --dsn: keep the schema and its tables after the run (KEEP_SCHEMA=1)")
-    parser.add_argument("--contention", action="store_const", const="1", dest="CONTENTION",
-                        help="race the update pass against a second writer on the same keys (CONTENTION=1)")
-    parser.add_argument("--no-memory", action="store_const", const="0", dest="MEASURE_MEMORY",
-                        help="skip the memray-tracked process of every pass (MEASURE_MEMORY=0)")
-    parser.add_argument("--keep-captures", action="store_const", const="1", dest="KEEP_CAPTURES",
-                        help="keep memray capture files in the run folder (KEEP_CAPTURES=1)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,12 +27,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     run = commands.add_parser("run", aliases=["test_all", "test-all"], help="run the benchmark")
-    _add_run_flags(run)
+    add_run_flags(run)  # a flag for every setting that has one
     run.add_argument("--from", dest="from_run", metavar="RUN",
                      help="re-run the experiment of this run folder (path or run id): its settings, "
                           "strategies, server version and seed; flags given as well still apply")
     sweep = commands.add_parser("sweep", help="run the benchmark over a grid of items x threads")
-    _add_run_flags(sweep)
+    add_run_flags(sweep)
 
     describe = commands.add_parser("describe", help="list the strategies as Markdown")
     describe.add_argument("--strategies", help="names or globs (default all)")
@@ -142,26 +107,24 @@ def _dispatch(args: argparse.Namespace) -> int:
         clean(results_dir(args.results_dir), args.dry_run)
         return 0
 
-    from experiments import commands
-    from experiments.catalog import discover, select
-
     if command in ("run", "test-all", "sweep"):
-        from experiments.run.runner import Runner
-
-        cli = {setting: getattr(args, flag.lstrip("-").replace("-", "_")) for flag, (setting, _) in RUN_FLAGS.items()}
-        cli.update(MEASURE_MEMORY=args.MEASURE_MEMORY, KEEP_CAPTURES=args.KEEP_CAPTURES,
-                   KEEP_SCHEMA=args.KEEP_SCHEMA, CONTENTION=args.CONTENTION,
-                   PG_SETTINGS=";".join(args.pg_setting) if args.pg_setting else None)
+        cli = run_flag_values(args)  # {TOTAL_ITEMS: "50", ...}; None where no flag was given
         if command != "sweep":
             if getattr(args, "from_run", None):
                 return _rerun(args.from_run, cli)
-            return Runner(_settings(cli)).run()
+            settings = _settings(cli)  # a bad setting is one line before the harness is imported
+            from experiments.run.runner import Runner
+
+            return Runner(settings).run()
         from experiments.run.sweep import parse_list, run_sweep
 
         settings = _settings(dict(cli, TOTAL_ITEMS=None, TOTAL_THREADS=None))
         items = parse_list(cli["TOTAL_ITEMS"] or str(settings.items), "--items")
         threads = parse_list(cli["TOTAL_THREADS"] or str(settings.threads), "--threads")
         return run_sweep(settings, items, threads)
+    from experiments import commands
+    from experiments.catalog import discover, select
+
     if command == "describe":
         settings = _settings({"STRATEGIES": args.strategies, "STRATEGIES_DIR": args.strategies_dir})
         strategies = select(discover(settings.path(settings.strategies_dir)), settings.strategies)

@@ -2,7 +2,9 @@
 
 Discovery reads each file with `ast` and never imports it, so listing and describing are fast,
 need none of the strategies' libraries, and a strategy with a syntax error still appears (and
-fails when it runs, with the reason recorded).
+fails when it runs, with the reason recorded). `broken_rules()` holds the files to the static
+rules of docs/adding-a-strategy.md (`contract/strategy_rules.py`, the same checks the tests run);
+a run prints what they find at its start, and runs the strategies all the same.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from contract.errors import UsageError
+from contract.strategy_rules import RuleBroken
+from contract.strategy_rules import broken_rules as file_breaks
 
 
 @dataclass(frozen=True)
@@ -76,3 +80,9 @@ def select(strategies: list[Strategy], patterns: str) -> list[Strategy]:
             hint = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
             raise UsageError(f"unknown strategy {pattern!r}: known are {hint or '(none)'}")
     return [s for s in strategies if any(fnmatch.fnmatchcase(s.name, p) for p in wanted)]
+
+
+def broken_rules(strategies: list[Strategy]) -> list[RuleBroken]:
+    """The static strategy rules each file breaks, one per rule and strategy, in the strategies'
+    order (a few milliseconds a file). A file that cannot be read is left to its `problem`."""
+    return [broken for s in strategies if not s.problem for broken in file_breaks(s)]

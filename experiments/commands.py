@@ -16,6 +16,7 @@ from psycopg import sql
 
 from contract.errors import UsageError
 from contract.libraries import LIBRARIES, library
+from contract.workload import COLUMNS
 from experiments import ENV_PREFIX
 from experiments.catalog import Strategy
 from experiments.comprehensibility import measure
@@ -24,7 +25,6 @@ from experiments.database.schema import qualified
 from experiments.servers import ServerSpec, open_target
 from experiments.servers.sessions import connect_failure
 from experiments.urls import redact_dsn, with_params
-from experiments.workload import COLUMNS
 
 LIBRARY_ORDER = [entry.name for entry in LIBRARIES]  # the registry's order
 

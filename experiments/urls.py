@@ -6,6 +6,9 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
+# the strategy API's `work.sqlalchemy_url()` uses it: defined there (contract imports no harness)
+from contract.workload import sqlalchemy_url  # noqa: F401 (re-exported)
+
 
 def redact_dsn(dsn: str) -> str:
     """The DSN with any password replaced by `***` (URI userinfo, `password=` query or keyword)."""
@@ -33,14 +36,6 @@ def with_params(dsn: str, schema: str = "public", **params: str) -> str:
     if schema != "public":
         query["options"] = (query.get("options", "") + f" -csearch_path={schema}").strip()
     return urlunsplit(parts._replace(query=urlencode(query, safe="/:,", quote_via=quote)))
-
-
-def sqlalchemy_url(dsn: str, driver: str = "psycopg2") -> str:
-    """`postgresql://...` as a SQLAlchemy URL for `driver` (psycopg2, psycopg, asyncpg, ...)."""
-    parts = urlsplit(dsn)
-    if parts.scheme not in ("postgresql", "postgres"):
-        raise ValueError("the DSN must be a postgresql:// URI to build a SQLAlchemy URL")
-    return urlunsplit(parts._replace(scheme=f"postgresql+{driver}"))
 
 
 def connect_error(error: Exception) -> str:

@@ -1,197 +1,32 @@
-"""The rows every strategy writes: deterministic, phase-dependent, and full of traps.
+"""The strategy API under its original address: everything here is `contract.workload`'s.
 
-`Workload` is what a strategy's `main(work)` receives (the **contract** in DESIGN.md). Rows are
-pure functions of (id, phase, total): the insert phase and the update phase give every id
-different values in every non-key column, and the text values carry the things that break
-hand-rolled escaping and COPY: quotes, backslashes, tab, newline, carriage return, the literal
-strings `\\N` and `NULL`, empty strings (not NULL), NULLs, padding spaces, non-ASCII letters,
-emoji and strings over 10,000 characters.
+The workload (`Workload`, the column names and types, the row generator) lives in
+`contract/workload.py`, the interface shipped strategies import. This module stays so that code
+written against `experiments.workload` (the original project's seed-style strategy files, a
+user's own strategies) keeps working unchanged; the harness and the shipped strategies import
+`contract.workload`.
 """
 
-from __future__ import annotations
-
-import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-
-from experiments.urls import sqlalchemy_url
-
-PHASES = ("insert", "update")
-# the values a concurrent writer uses in contention mode: different again from both phases
-CONTEND = "contend"
-ROW_PHASES = (*PHASES, CONTEND)
-
-USER_COLUMNS = ("id", "name", "email", "bio", "karma")
-ADDRESS_COLUMNS = ("id", "user_id", "street", "city", "postcode")
-COLUMNS = {"users": USER_COLUMNS, "addresses": ADDRESS_COLUMNS}
-# PostgreSQL type of each column, in COLUMNS order (schema.py's DDL; a test keeps them equal)
-COLUMN_TYPES = {
-    "users": ("integer", "text", "text", "text", "integer"),
-    "addresses": ("integer", "integer", "text", "text", "text"),
-}
-
-# Values that break naive escaping. Consecutive entries differ, so the update phase (which
-# takes the next entry) changes every row. None is SQL NULL, "" is the empty string.
-TRAPS: tuple[str | None, ...] = (
-    "plain text",
-    "it's O'Brien's",
-    'say "hello"',
-    "back\\slash and C:\\path\\new",
-    None,
-    "tab\there",
-    "",
-    "new\nline",
-    "\\N",
-    "carriage\rreturn\r\n",
-    "NULL",
-    "  leading and trailing  ",
-    "naïve café Zoë Ærøskøbing Ünïcödé",
-    "pizza 🍕 and 👩‍💻",
-    "null",
-    "'; DROP TABLE users; --",
-    "{\"json\": [1, 2]} and {braces}",
-    "\\.",
-    "comma, separated, \"quoted\"",
-    " ",
+from contract.workload import (  # noqa: F401 (re-exported)
+    ADDRESS_COLUMNS,
+    CITIES,
+    COLUMN_TYPES,
+    COLUMNS,
+    CONTEND,
+    FIRST_NAMES,
+    LAST_NAMES,
+    LONG_TEXT_CHARS,
+    LONG_TEXT_UNIT,
+    PHASES,
+    ROW_FUNCTIONS,
+    ROW_PHASES,
+    SCHEMA_NAME,
+    STREETS,
+    TRAPS,
+    USER_COLUMNS,
+    Workload,
+    address_row,
+    sqlalchemy_url,
+    stage_table,
+    user_row,
 )
-FIRST_NAMES = ("Ann", "Bob", "Chloé", "D'Arcy", "Émile", "Fatima", "Grzegorz", "Hana 花",
-               "Ian", "Jürgen", "Kwame", "Lúcia", "Mohammed", "Nnamdi", "Olga", "Priya")
-LAST_NAMES = ("O'Neil", "Smith", "Müller", "García", "Nguyễn", "Øster", "Kowalski", "Tanaka",
-              "Doe-Smith", "van der Berg", "Łukasiewicz", "Ng")
-STREETS = ("Main St", "Rue de l'Église", "Königstraße", "Calle \"Mayor\"", "Back\\Lane",
-           "High St\tUnit 2", "Ulica Długa", "🍕 Pizza Row", "Quay\nSide", "Elm St")
-CITIES = ("Paris", None, "München", "São Paulo", "", "Kraków", "NULL", "Zürich", "\\N",
-          "Reykjavík", "  Oslo ", "東京")
-LONG_TEXT_CHARS = 12_000
-LONG_TEXT_UNIT = "long 'text' \"quoted\" back\\slash\ttab\nnewline 🍕 ünï "
-
-
-def _phase_index(phase: str) -> int:
-    try:
-        return ROW_PHASES.index(phase)
-    except ValueError:
-        raise ValueError(f"phase must be one of {ROW_PHASES}, got {phase!r}") from None
-
-
-def _long_every(total: int) -> int:
-    """Every how many rows a bio is a long (10,000+ character) string: at least a few per run."""
-    return max(2, min(1_000, total // 3))
-
-
-def user_row(i: int, phase: str, total: int) -> tuple:
-    """The users row for id `i` (1-based) in `phase`, in USER_COLUMNS order."""
-    p = _phase_index(phase)
-    first = FIRST_NAMES[(i + p) % len(FIRST_NAMES)]
-    last = LAST_NAMES[(i * 7 + p) % len(LAST_NAMES)]
-    name = f"{first} {last} #{i}" + (f" (v{p + 1})" if p else "")
-    # NULL-to-value and value-to-NULL transitions both happen
-    email = None if i % 7 == (3, 5, 6)[p] else f"user{i}.v{p + 1}@example.org"
-    if i % _long_every(total) == p:
-        reps = LONG_TEXT_CHARS // len(LONG_TEXT_UNIT) + 1
-        bio = f"[{i}/{p}] " + LONG_TEXT_UNIT * reps
-    else:
-        bio = TRAPS[(i + p) % len(TRAPS)]
-    karma = (i * 37) % 1_000 + 1_000 * p
-    return (i, name, email, bio, karma)
-
-
-def address_row(i: int, phase: str, total: int) -> tuple:
-    """The addresses row for id `i` in `phase`, in ADDRESS_COLUMNS order. In the insert phase
-    address i belongs to user i; in the update phase to user i+1 (the last to user 1); in the
-    contender's rows to user i again, whom the contender upserts in the same transaction (a user
-    outside its batch may be one the strategy has not re-inserted yet: a foreign-key error)."""
-    p = _phase_index(phase)
-    user_id = i % total + 1 if p == 1 else i
-    street = f"{i * 3 + p} {STREETS[(i + p) % len(STREETS)]}"
-    city = CITIES[(i + p) % len(CITIES)]
-    postcode = None if i % 5 == (1, 2, 3)[p] else f"{p}{i % 100_000:05d}"
-    return (i, user_id, street, city, postcode)
-
-
-ROW_FUNCTIONS = {"users": user_row, "addresses": address_row}
-# a schema name that needs no quoting in SQL text (what --schema accepts; "public" for ours)
-SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-
-
-def stage_table(phase: str, table: str) -> str:
-    """Name of the harness's unlogged copy of `phase`'s rows for `table`, inside the server."""
-    return f"bench_stage_{phase}_{table}"
-
-
-@dataclass
-class Workload:
-    """What `main(work)` gets: where to write, how much, how many threads, and the rows.
-
-    `users()` / `addresses()` return lists of tuples in column order (built once, before the
-    timer starts); `user_dicts()` / `address_dicts()` the same rows as dicts (built on first
-    call, inside the timed region); `iter_users()` / `iter_addresses()` generate rows lazily
-    for strategies that stream. `columns` maps table name to its column names.
-
-    `schema` is the run's schema and `table(name)` a table's schema-qualified name
-    (`upsert_bench_x.users`): every statement a strategy sends names its tables that way, so it
-    writes into the run's schema whatever the session's search_path is (a pooler may drop the
-    `options` that set it). The rule and its test: docs/adding-a-strategy.md.
-
-    For reference rows only (the server-only floor): `staged_table(table)` names the table in
-    which the harness already holds this phase's rows (qualified too). Every row, the floor's
-    too, is timed over all of `main()`: connecting, the statements, committing.
-    """
-
-    dsn: str
-    total: int
-    phase: str
-    threads: int = 1
-    schema: str = "public"
-    columns: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(COLUMNS))
-    _cache: dict[str, list] = field(default_factory=dict, repr=False)
-
-    def __post_init__(self) -> None:
-        _phase_index(self.phase)
-        if self.total < 1:
-            raise ValueError("total must be at least 1")
-        if not SCHEMA_NAME.fullmatch(self.schema):
-            raise ValueError(f"schema must be a plain lower-case identifier, got {self.schema!r}")
-
-    def iter_rows(self, table: str) -> Iterator[tuple]:
-        make = ROW_FUNCTIONS[table]
-        return (make(i, self.phase, self.total) for i in range(1, self.total + 1))
-
-    def iter_users(self) -> Iterator[tuple]:
-        return self.iter_rows("users")
-
-    def iter_addresses(self) -> Iterator[tuple]:
-        return self.iter_rows("addresses")
-
-    def rows(self, table: str) -> list[tuple]:
-        if table not in self._cache:
-            self._cache[table] = list(self.iter_rows(table))
-        return self._cache[table]
-
-    def users(self) -> list[tuple]:
-        return self.rows("users")
-
-    def addresses(self) -> list[tuple]:
-        return self.rows("addresses")
-
-    def dicts(self, table: str) -> list[dict]:
-        key = f"{table}:dicts"
-        if key not in self._cache:
-            names = self.columns[table]
-            self._cache[key] = [dict(zip(names, row)) for row in self.rows(table)]
-        return self._cache[key]
-
-    def user_dicts(self) -> list[dict]:
-        return self.dicts("users")
-
-    def address_dicts(self) -> list[dict]:
-        return self.dicts("addresses")
-
-    def sqlalchemy_url(self, driver: str = "psycopg2") -> str:
-        return sqlalchemy_url(self.dsn, driver)
-
-    def table(self, name: str) -> str:
-        """`name` qualified with the run's schema, ready to put into SQL text (`schema.users`)."""
-        return f"{self.schema}.{name}"
-
-    def staged_table(self, table: str) -> str:
-        return self.table(stage_table(self.phase, table))

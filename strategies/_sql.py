@@ -5,7 +5,7 @@ docs/adding-a-strategy.md): the statement then writes into the run's schema what
 session's search_path is. Column lists, placeholders and types take the plain table name.
 """
 
-from experiments.workload import COLUMN_TYPES, COLUMNS
+from contract.workload import COLUMN_TYPES, COLUMNS
 
 
 def column_list(table: str) -> str:

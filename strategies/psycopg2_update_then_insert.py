@@ -37,7 +37,7 @@ databases), or to compare; with a single writer it is correct.
 import psycopg2
 from psycopg2.extras import execute_values
 
-from experiments.workload import COLUMNS
+from contract.workload import COLUMNS
 from strategies._sql import column_list, column_types, update_set
 
 TAGS = {"library": "psycopg2", "api": "driver", "technique": "update_then_insert", "threaded": False}

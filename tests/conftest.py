@@ -24,6 +24,53 @@ from experiments.servers.embedded import embedded_versions, newest_embedded
 
 FIXTURES = REPO_ROOT / "tests" / "strategies_fixtures"
 
+# -- the unit lane (`make test-unit`: `pytest --no-server -m "not slow"`) ----------------------
+# A test needs PostgreSQL when it asks for one of these fixtures (marked `db` automatically) or
+# is marked `db` by hand (it starts a server itself, e.g. a whole run through the CLI). The unit
+# lane deselects them, and fails any test that starts a PostgreSQL process anyway: the lane
+# stays without a server by construction, not by care.
+SERVER_FIXTURES = {"pg_dsn", "conn", "bystander_server", "poolers"}
+
+
+def pytest_addoption(parser):
+    parser.addoption("--no-server", action="store_true",
+                     help="the unit lane: leave out tests that need PostgreSQL, fail one that starts it")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.db)
+    if not config.getoption("--no-server"):
+        return
+    kept = [item for item in items if item.get_closest_marker("db") is None]
+    config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+    items[:] = kept
+
+
+def _postgres_processes() -> set[int]:
+    import psutil
+
+    found = set()
+    for process in psutil.process_iter(["name"]):
+        if process.info["name"] in ("postgres", "postmaster", "initdb", "pgbouncer"):
+            found.add(process.pid)
+    return found
+
+
+@pytest.fixture(autouse=True)
+def _no_server_in_the_unit_lane(request):
+    """In the unit lane, a test that starts PostgreSQL (or PgBouncer) fails, naming the fix."""
+    if not request.config.getoption("--no-server"):
+        yield
+        return
+    before = _postgres_processes()
+    yield
+    started = _postgres_processes() - before
+    if started:
+        pytest.fail(f"{request.node.nodeid} started PostgreSQL (pids {sorted(started)}) in the unit "
+                    "lane: mark it `@pytest.mark.db` (or `slow`)")
+
 
 @pytest.fixture(scope="session")
 def pg_dsn():

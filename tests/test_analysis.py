@@ -3,6 +3,7 @@
 import csv
 import hashlib
 import json
+import os
 import re
 
 import numpy as np
@@ -11,9 +12,11 @@ import pytest
 
 from analysis.aggregate import aggregate
 from analysis.build import build
+from analysis.figure_kinds import BY_NAME, KINDS, markdown_table
 from analysis.load import load_runs
 from analysis.significance import significance
 from analysis.stats import cliffs_delta, geometric_mean_ci, holm, ratio_test
+from contract import REPO_ROOT
 from contract.errors import UsageError
 from contract.row import COLUMNS
 
@@ -227,10 +230,11 @@ def test_figures_folder_is_complete_and_byte_identical_twice(clear_case, tmp_pat
     for required in ("REPORT.md", "manifest.json", "aggregate.csv", "correlation.csv",
                      "significance.csv", "passes.csv"):
         assert required in names
-    for kind in ("duration", "memory", "floor_multiple", "zscores", "heatmap_insert"):
+    for kind in ("duration", "memory", "x_floor", "zscores", "heatmap_insert"):
         assert any(n.startswith(kind + "_") and n.endswith(".png") for n in names), kind
         svg = any(n.startswith(kind + "_") and n.endswith(".svg") for n in names)
-        assert svg == (kind in ("duration", "floor_multiple")), kind  # SVG for headline figures only
+        assert svg == BY_NAME[kind].headline, kind  # SVG for headline figures only
+    assert {kind.name for kind in KINDS if kind.headline} == {"duration", "x_floor"}
     assert digest(tmp_path / "one") == digest(tmp_path / "two")
     manifest = json.loads((tmp_path / "one" / "manifest.json").read_text())
     assert list(manifest["runs"]) == ["20260101-000000-aaaa"]
@@ -267,3 +271,20 @@ def test_ratio_test_tells_apart_only_what_the_data_separates():
     overlapping = ratio_test([1.0, 1.4, 0.8], [1.1, 0.9, 1.3])
     assert overlapping.low < 1.0 < overlapping.high and overlapping.p_value > 0.05
     assert np.isnan(ratio_test([1.0, 1.1], [2.0, 2.1]).p_value)  # below 3 a side: no test
+
+
+FIGURE_TABLE = re.compile(r"(<!-- figure table: generated .*? -->\n)(.*?)(<!-- end of figure table -->)", re.S)
+
+
+def test_docs_figure_table_is_the_registry():
+    """docs/analysis.md's table of figure kinds is generated from analysis/figure_kinds.py
+    (UPDATE_DOCS=1 rewrites it); no other place lists the kinds."""
+    docs = REPO_ROOT / "docs" / "analysis.md"
+    text = docs.read_text(encoding="utf-8")
+    match = FIGURE_TABLE.search(text)
+    assert match, "docs/analysis.md lost its figure table markers"
+    if os.environ.get("UPDATE_DOCS") == "1":
+        docs.write_text(text[:match.start(2)] + markdown_table() + text[match.end(2):], encoding="utf-8")
+        match = FIGURE_TABLE.search(docs.read_text(encoding="utf-8"))
+    assert match.group(2) == markdown_table(), "docs/analysis.md's figure table and analysis/figure_kinds.py " \
+        "disagree: run the tests with UPDATE_DOCS=1 after changing the registry"

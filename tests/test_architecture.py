@@ -2,7 +2,9 @@
 
 Every import of every module is counted, function-local ones too (they hide a cycle, they do
 not remove it). `experiments` (the harness) and `analysis` never import each other; both may
-import `contract`, which imports neither. Run this file directly for the report quoted in
+import `contract`, which imports neither. Shipped strategies (`strategies/`, helpers included)
+import `contract` (the strategy API, `contract.workload`) and their libraries, never the harness
+or the analysis. Run this file directly for the report quoted in
 notes: `python tests/test_architecture.py` (cycles, cross edges, largest module and function).
 """
 
@@ -16,14 +18,15 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("contract", "experiments", "analysis", "strategies")
 # (importer, imported): top-level packages that must never meet
 FORBIDDEN = {("experiments", "analysis"), ("analysis", "experiments"), ("contract", "experiments"),
-             ("contract", "analysis"), ("strategies", "analysis")}
+             ("contract", "analysis"), ("strategies", "analysis"), ("strategies", "experiments")}
 # the harness's stages, in the order a run meets them: an import may point back, never forward
 # (0: shared infrastructure any stage may use)
 STAGES = {"experiments": 0, "experiments.process": 0, "experiments.config": 1, "experiments.urls": 1,
           "experiments.catalog": 2, "experiments.workload": 2, "experiments.comprehensibility": 2,
           "experiments.servers": 3, "experiments.database": 4, "experiments.passes": 5,
           "experiments.run": 6, "experiments.__main__": 7, "experiments.commands": 7, "experiments.clean": 7}
-MAX_LINES = {"experiments/run": 250, "experiments/passes": 250}  # the runner's parts (issue 11)
+MAX_LINES = {"experiments/run": 250, "experiments/passes": 250,  # the runner's parts (issue 11)
+             "analysis": 300}  # one job per module (issue 20)
 
 
 def modules() -> dict[str, Path]:
@@ -157,6 +160,33 @@ def test_harness_and_analysis_never_import_each_other():
     assert cross_edges(import_graph()) == []
 
 
+def harness_imports(path: Path) -> list[str]:
+    """`line N: import ...` for every import of `experiments` in the file (function-local too)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                 else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+        if any(name.split(".")[0] == "experiments" for name in names):
+            found.append(f"line {node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def strategies_importing_the_harness() -> dict[str, list[str]]:
+    return {path.name: lines for path in sorted((ROOT / "strategies").glob("*.py"))
+            if (lines := harness_imports(path))}
+
+
+def test_no_shipped_strategy_imports_the_harness(tmp_path):
+    """A strategy (or a `_` helper) takes the strategy API from `contract`: `import experiments`
+    or `from experiments... import ...` in strategies/ fails, wherever it stands in the file.
+    Rule R12 in docs/adding-a-strategy.md."""
+    caught = tmp_path / "sneaky.py"
+    caught.write_text("import experiments.config\n\ndef main(work):\n    from experiments.workload import COLUMNS\n")
+    assert harness_imports(caught) == ["line 1: import experiments.config",
+                                       "line 4: from experiments.workload import COLUMNS"]
+    assert strategies_importing_the_harness() == {}
+
+
 def test_every_harness_module_has_a_stage_and_imports_only_backwards():
     graph = import_graph()
     assert [m for m in graph if m.startswith("experiments") and stage(m) is None] == []
@@ -177,6 +207,7 @@ def report() -> str:
              f"cycles: {len(found_cycles)}" + "".join(f"\n  {' <-> '.join(c)}" for c in found_cycles),
              f"cross edges: {len(edges)}" + "".join(f"\n  {a} -> {b}" for a, b in edges),
              f"forward edges between the harness's stages: {len(forward_edges(graph))}",
+             f"shipped strategies importing experiments: {len(strategies_importing_the_harness())}",
              f"largest module: {module_lines[0][1]} ({module_lines[0][0]} lines)",
              f"largest function: {function_lines[0][1]} ({function_lines[0][0]} lines)"]
     return "\n".join(lines)

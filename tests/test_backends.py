@@ -88,6 +88,7 @@ def test_docker_without_engine_fails_at_once_in_one_line(repo_copy):
     assert list((repo_copy / "results").iterdir()) == []
 
 
+@pytest.mark.db
 @pytest.mark.skipif(bool(NO_ENGINE), reason=f"no Docker engine: {NO_ENGINE}")
 def test_docker_backend_runs_a_real_pass(tmp_path):  # pragma: no cover - needs an engine
     results = tmp_path / "results"
@@ -164,6 +165,7 @@ def test_version_matrix_in_one_run_folder(tmp_path):
 
 
 # -- local binaries --------------------------------------------------------------------------
+@pytest.mark.db
 @pytest.mark.skipif(not LOCAL, reason="no PostgreSQL binaries on this machine (PATH, /usr/lib/postgresql)")
 def test_local_binaries_backend(tmp_path):
     major = list(LOCAL)[0]

@@ -261,7 +261,8 @@ def run_case(case: Case, repo: Path, tmp: Path, request) -> Outcome:
     return outcome
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case.label for case in CASES])
+@pytest.mark.parametrize("case", [pytest.param(case, marks=[pytest.mark.db] if case.kind == "pooler" else [])
+                                  for case in CASES], ids=[case.label for case in CASES])
 def test_bad_input(repo, tmp_path, case, request):
     run_case(case, repo, tmp_path / "tmp", request)
 
@@ -344,6 +345,7 @@ def render(outcomes: dict[str, Outcome]) -> str:
     return INTRO + "\n" + f"{len(CASES)} inputs:\n\n" + "\n".join(rows) + "\n"
 
 
+@pytest.mark.db  # its pooler rows start a server and PgBouncer
 def test_docs_table(repo, tmp_path, request):
     """docs/bad-input.md is the table of CASES with what they printed (cases not run in this
     session, e.g. when only this test is selected, are run here)."""

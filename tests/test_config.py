@@ -1,10 +1,19 @@
-"""Settings precedence (CLI > environment > .env > .env_dist), validation and redaction."""
+"""Settings precedence (CLI > environment > .env > .env_dist), validation and redaction; the one
+table of settings (experiments/settings_table.py) and what follows from it."""
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
 
 import pytest
 
 from experiments import REPO_ROOT
 from contract.envfile import read_env_file
-from experiments.config import ignored_environment_note, load_settings
+from experiments.config import Settings, ignored_environment_note, load_settings
+from experiments.run import rerun
+from experiments.settings_table import SETTINGS, env_dist_text, options_table
 from experiments.urls import redact_dsn
 from contract.errors import UsageError
 
@@ -90,3 +99,90 @@ def test_bare_names_in_the_environment_change_nothing_and_are_named(root):
     note = ignored_environment_note(settings)
     assert "DATABASE_URL, PG, REPEAT, SEED" in note and "UPSERT_BENCH_DATABASE_URL" in note
     assert ignored_environment_note(load_settings({}, environ={}, root=root)) == ""
+
+
+# -- one table of settings (issue 20): .env_dist, docs/usage.md, Settings, the flags, --from
+
+ENV_DIST = REPO_ROOT / ".env_dist"
+USAGE = REPO_ROOT / "docs" / "usage.md"
+OPTIONS_START = "<!-- options table: generated from experiments/settings_table.py by tests/test_config.py -->\n"
+OPTIONS_END = "<!-- end of options table -->"
+
+
+def test_env_dist_is_rendered_from_the_table():
+    """`.env_dist` is the table's names, defaults and comments (UPDATE_DOCS=1 rewrites it)."""
+    if os.environ.get("UPDATE_DOCS") == "1":
+        ENV_DIST.write_text(env_dist_text(), encoding="utf-8")
+    assert ENV_DIST.read_text(encoding="utf-8") == env_dist_text(), \
+        ".env_dist and experiments/settings_table.py disagree: run the tests with UPDATE_DOCS=1"
+    assert read_env_file(ENV_DIST) == {s.name: s.default for s in SETTINGS}
+
+
+def test_usage_options_table_is_rendered_from_the_table():
+    """docs/usage.md's options table (between its markers) is the table's (UPDATE_DOCS=1 rewrites it)."""
+    page = USAGE.read_text(encoding="utf-8")
+    start, end = page.index(OPTIONS_START) + len(OPTIONS_START), page.index(OPTIONS_END)
+    if os.environ.get("UPDATE_DOCS") == "1":
+        USAGE.write_text(page[:start] + options_table() + "\n" + page[end:], encoding="utf-8")
+        page = USAGE.read_text(encoding="utf-8")
+        start, end = page.index(OPTIONS_START) + len(OPTIONS_START), page.index(OPTIONS_END)
+    assert page[start:end] == options_table() + "\n", \
+        "docs/usage.md's options table and experiments/settings_table.py disagree: run the tests with UPDATE_DOCS=1"
+
+
+def test_settings_has_one_attribute_per_setting_of_its_type():
+    declared = [(f.name, f.type) for f in dataclasses.fields(Settings) if f.compare]
+    assert declared == [(s.attribute, s.type) for s in SETTINGS]
+    assert len({s.name for s in SETTINGS}) == len({s.attribute for s in SETTINGS}) == len(SETTINGS)
+    assert len({s.flag for s in SETTINGS if s.flag}) == len([s for s in SETTINGS if s.flag])
+    for setting in SETTINGS:  # every default parses, and a switch sets a value its parser takes
+        setting.parse(setting.default)
+        if setting.switch is not None:
+            assert setting.parse(setting.switch) != setting.parse(setting.default), setting.name
+
+
+def test_what_from_leaves_out_and_what_is_redacted_come_from_the_table(root):
+    assert rerun.NOT_REPEATED == {"RESULTS_DIR", "DATABASE_URL", "SCHEMA", "KEEP_CAPTURES", "KEEP_SCHEMA"}
+    assert rerun.NOT_REPEATED == {s.name for s in SETTINGS if not s.repeated}
+    settings = load_settings({"DATABASE_URL": "postgresql://bob:s3cret@db/app"}, environ={}, root=root)
+    assert {name for name, (value, _) in settings.as_env().items() if "***" in value} == {
+        s.name for s in SETTINGS if s.secret} == {"DATABASE_URL"}
+
+
+def test_a_sweep_point_records_its_own_items_threads_and_strategies(root):
+    """A grid point is a layer over the sweep's settings: its config.env says what it ran."""
+    base = load_settings({"SEED": "3"}, environ={}, root=root)
+    point = base.override("sweep", {"TOTAL_ITEMS": "1000", "TOTAL_THREADS": "2", "STRATEGIES": "a,b"})
+    assert (point.items, point.threads, point.strategies, point.seed) == (1000, 2, "a,b", 3)
+    env = point.as_env()
+    assert env["TOTAL_ITEMS"] == ("1000", "from sweep") and env["STRATEGIES"] == ("a,b", "from sweep")
+    assert env["SEED"] == ("3", "from cli") and base.items == 10_000
+    with pytest.raises(UsageError, match=r"--items / TOTAL_ITEMS must be between 1 and .*\(set in sweep\)"):
+        base.override("sweep", {"TOTAL_ITEMS": "0"})
+
+
+SEED_STYLE = '''
+from experiments.config import CONFIG
+
+TOLD = (CONFIG.total_items, CONFIG["TOTAL_THREADS"], CONFIG.schema, CONFIG.phase)  # read at import
+
+
+def main(total: int):
+    assert TOLD == (total, 3, "told_schema", "update"), (TOLD, total)
+'''
+
+
+def test_the_worker_is_told_the_items_once_and_config_agrees(tmp_path):
+    """argv is the one channel from the harness to the worker; the worker copies the values into
+    its own environment, where a seed-style strategy's CONFIG reads them, over a stale variable."""
+    strategy = tmp_path / "told.py"
+    strategy.write_text(SEED_STYLE)
+    result = tmp_path / "result.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("UPSERT_BENCH_", "BENCH_"))}
+    env.update(UPSERT_BENCH_TOTAL_ITEMS="999", UPSERT_BENCH_TOTAL_THREADS="9", BENCH_PHASE="insert",
+               PYTHONPATH=str(REPO_ROOT))
+    done = subprocess.run([sys.executable, "-m", "experiments.passes.worker", "--strategy-file", str(strategy),
+                           "--phase", "update", "--items", "4", "--threads", "3", "--result", str(result),
+                           "--schema", "told_schema"], env=env, cwd=REPO_ROOT, capture_output=True, text=True)
+    assert json.loads(result.read_text())["error"] == "", done.stderr
+    assert done.returncode == 0

@@ -14,6 +14,8 @@ from experiments import REPO_ROOT
 
 from conftest import FIXTURES, wait_for_rows
 
+pytestmark = pytest.mark.db  # every test here starts a PostgreSQL server
+
 
 def postgres_processes(data_dir: str) -> list[psutil.Process]:
     found = []

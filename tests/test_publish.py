@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 
 import pytest
 
@@ -55,6 +56,20 @@ def test_a_set_can_keep_to_some_figure_kinds_and_its_rebuild_does_too(tmp_path):
     assert digest(figures / "small") == before
     with pytest.raises(UsageError, match="--figures nonsense"):
         publish("small", results, figures=figures, echo=lambda _: None, kinds=["nonsense"])
+
+
+def test_a_set_naming_a_figure_kind_by_its_former_name_still_draws_it(tmp_path):
+    """`floor_multiple` became `x_floor` (the figure draws floor_ratio, not the floor_multiple
+    column): an old set.json still gets the figure, and the old files go."""
+    results, figures = tmp_path / "results", tmp_path / "figures"
+    two_runs(results)
+    publish("old", results, figures=figures, echo=lambda _: None, kinds=["floor_multiple"])
+    assert json.loads((figures / "old" / "set.json").read_text()) == {"figures": ["x_floor"]}
+    (figures / "old" / "set.json").write_text(json.dumps({"figures": ["floor_multiple"]}))
+    (figures / "old" / "floor_multiple_items1000_threads4_pg18.4_embedded.png").write_bytes(b"stale")
+    rebuild_all(figures, echo=lambda _: None)
+    drawn = {p.name.split("_items")[0] for p in (figures / "old").glob("*.png")}
+    assert drawn == {"x_floor"}
 
 
 def test_only_the_work_of_one_clean_commit_is_published(tmp_path):

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from conftest import run_cli
+from contract.manifest import Manifest
 from experiments.run import rerun
 
 
@@ -26,9 +27,9 @@ def test_the_original_settings_come_back_and_a_stale_environment_cannot_change_t
 
 
 def test_what_differs_is_named():
-    original = rerun.Original(None, {"run_id": "r", "git": {"commit": "a" * 40, "dirty": False},
-                                     "machine": {"cpu_count": 2, "python": "3.11.7"},
-                                     "packages": {"installed": {"psycopg": "3.2.0", "x": "1"}}}, {})
+    original = rerun.Original(None, Manifest.from_dict({
+        "run_id": "r", "git": {"commit": "a" * 40, "dirty": False}, "machine": {"cpu_count": 2, "python": "3.11.7"},
+        "packages": {"installed": {"psycopg": "3.2.0", "x": "1"}}}), {})
     same = {"git": {"commit": "a" * 40, "dirty": False}, "machine": {"cpu_count": 2, "python": "3.11.7"},
             "packages": {"installed": {"psycopg": "3.2.0", "x": "1"}}}
     assert rerun.differences(original, same) == ["re-running r: same commit, machine and packages"]

@@ -21,6 +21,8 @@ from experiments.servers.cluster import Cluster, parse_version
 from experiments.servers.local import bin_dir
 from experiments.servers.embedded import embedded_versions, newest_embedded
 
+pytestmark = pytest.mark.db  # every test here starts a PostgreSQL server
+
 
 def postmasters(data_dir: str) -> list[psutil.Process]:
     return [p for p in psutil.process_iter(["cmdline"])

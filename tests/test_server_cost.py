@@ -44,6 +44,7 @@ def test_table_size_and_connections(two_sizes):
     assert two_sizes[2000]["insert"]["statements"] == ""  # embedded: no pg_stat_statements
 
 
+@pytest.mark.db
 @pytest.mark.skipif(not local_versions(), reason="needs local PostgreSQL binaries with contrib "
                                                  "(pg_stat_statements); the embedded wheel has none")
 def test_statements_counted_where_pg_stat_statements_is_preloaded(tmp_path):

@@ -17,13 +17,13 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from contract.workload import COLUMNS, PHASES, Workload
 from experiments import REPO_ROOT
 from experiments.catalog import discover
 from experiments.database import schema
 from experiments.database.verify import verify
 from experiments.process import child_env, run_worker
 from experiments.urls import with_params
-from experiments.workload import COLUMNS, PHASES, Workload
 
 CATALOGUE = {s.name: s for s in discover(REPO_ROOT / "strategies")}
 ITEMS = 60

@@ -1,6 +1,11 @@
-"""The workload: deterministic, every trap present, every non-key column changed by the update."""
+"""The workload: deterministic, every trap present, every non-key column changed by the update;
+and the strategy API it is part of (`contract.workload`, also under its original address)."""
 
-from experiments.workload import COLUMNS, TRAPS, Workload, address_row, user_row
+import dataclasses
+
+import pytest
+
+from contract.workload import COLUMNS, TRAPS, Workload, address_row, user_row
 
 TOTAL = 200
 
@@ -67,3 +72,27 @@ def test_dicts_match_tuples():
 def test_sqlalchemy_url_keeps_host_and_options():
     work = Workload("postgresql://postgres@/postgres?host=/tmp/x&options=-csearch_path%3Ds", 1, "insert")
     assert work.sqlalchemy_url("psycopg2") == "postgresql+psycopg2://postgres@/postgres?host=/tmp/x&options=-csearch_path%3Ds"
+
+
+def test_items_is_the_number_of_rows_and_total_its_read_only_alias():
+    """`work.items` is what a strategy reads; `work.total`, the original project's name, stays
+    for code written against it (a seed-style `main(total)` gets the same number)."""
+    work = Workload("postgresql:///unused", 7, "insert")
+    assert work.items == work.total == 7 == len(work.users()) == len(work.addresses())
+    with pytest.raises(AttributeError):
+        work.total = 8
+    assert [f.name for f in dataclasses.fields(Workload)][:3] == ["dsn", "items", "phase"]
+    with pytest.raises(ValueError, match="items must be at least 1"):
+        Workload("postgresql:///unused", 0, "insert")
+
+
+def test_the_original_address_re_exports_the_strategy_api():
+    """Seed-style files and a user's own strategies import `experiments.workload`: the same objects."""
+    import contract.workload
+    import experiments.workload
+
+    public = [name for name in vars(contract.workload) if name.isupper() or name in (
+        "Workload", "user_row", "address_row", "stage_table", "sqlalchemy_url")]
+    assert public and all(getattr(experiments.workload, name) is getattr(contract.workload, name)
+                          for name in public)
+

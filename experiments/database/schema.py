@@ -14,9 +14,9 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
+from contract.workload import COLUMNS, Workload, stage_table
 from experiments.database.verify import verify
 from experiments.servers.sessions import require_schema
-from experiments.workload import COLUMNS, Workload, stage_table
 
 DDL = """
 CREATE TABLE IF NOT EXISTS {users} (
@@ -72,7 +72,7 @@ def load_stage(conn: psycopg.Connection, work: Workload) -> None:
                     copy.write_row(row)
     # The copies are verified exactly like a strategy's output: restore them and check.
     restore(conn, work.schema, work.phase)
-    check = verify(conn, work.schema, work.phase, work.total)
+    check = verify(conn, work.schema, work.phase, work.items)
     if not check.success:
         raise RuntimeError(f"the harness's own {work.phase} staging failed verification: {check.problem}")
 

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from psycopg import sql
 
-from experiments.workload import COLUMNS, ROW_FUNCTIONS
+from contract.workload import COLUMNS, ROW_FUNCTIONS
 
 
 def encode_value(value: object) -> str:

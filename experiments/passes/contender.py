@@ -27,8 +27,8 @@ from pathlib import Path
 import psycopg
 from psycopg import errors
 
+from contract.workload import COLUMNS, CONTEND, ROW_FUNCTIONS
 from experiments import ENV_PREFIX
-from experiments.workload import COLUMNS, CONTEND, ROW_FUNCTIONS
 
 BATCH_ROWS = 100
 HOLD_S = 0.01  # how long each batch's transaction stays open before it commits

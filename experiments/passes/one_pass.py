@@ -140,9 +140,8 @@ class PassRunner:
     def _worker(self, strategy: Strategy, phase: str, prefix: list[str], name: str,
                 extra_env: dict | None = None) -> ProcessOutcome:
         s = self.settings
-        env = dict(child_env(self.target.dsn, TOTAL_ITEMS=str(s.items), TOTAL_THREADS=str(s.threads),
-                             SCHEMA=self.target.schema),  # CONFIG.schema, for seed strategies
-                   **(extra_env or {}), BENCH_PHASE=phase, PGAPPNAME=self.application)
+        # items, threads, phase and schema go in argv only: the worker gives them to CONFIG itself
+        env = dict(child_env(self.target.dsn), **(extra_env or {}), PGAPPNAME=self.application)
         result = self.scratch / f"{name}.json"
         argv = [*prefix, "experiments.passes.worker", "--strategy-file", str(strategy.path),
                 "--phase", phase, "--items", str(s.items), "--threads", str(s.threads), "--result", str(result),

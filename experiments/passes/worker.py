@@ -5,10 +5,12 @@ It imports the strategy file, builds the `Workload` (the input rows are built be
 starts, unless the strategy streams them), times `main(work)` alone, and writes one JSON line
 `{"duration_s": ..., "error": ...}` to the `--result` file. The DSN arrives in the environment
 (DATABASE_URL), never in argv, which `ps` shows to every user; `--schema` is the run's schema
-(`work.schema`, which `work.table()` qualifies every table name with).
+(`work.schema`, which `work.table()` qualifies every table name with). Everything else about the
+pass arrives once, in argv (`--items`, `--threads`, `--phase`, `--schema`).
 
-Seed compatibility: a `def main(total: int)` strategy gets `work.total` and reads the DSN and
-thread count from `experiments.config.CONFIG`.
+Seed compatibility: a `def main(total: int)` strategy gets `work.items` and reads the DSN, the
+thread count, the schema and the phase from `experiments.config.CONFIG`, which reads the
+environment: `tell_config` copies the argv values there before the strategy is imported.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ import sys
 import time
 from pathlib import Path
 
+from contract.workload import Workload
 from experiments import ENV_PREFIX, GO_FILE_ENV
-from experiments.workload import Workload
 
 
 def one_line(error: BaseException) -> str:
@@ -53,7 +55,16 @@ def is_seed_style(entry) -> bool:
     return params[0].annotation in (int, "int") or params[0].name in ("total", "total_items")
 
 
+def tell_config(phase: str, items: int, threads: int, schema: str) -> None:
+    """The pass's values where `experiments.config.CONFIG` reads them (seed-style strategies),
+    in this process's environment, over whatever the harness's held: argv is the one channel
+    from the harness; this copy is derived from it before the strategy's module is imported."""
+    os.environ.update({ENV_PREFIX + "TOTAL_ITEMS": str(items), ENV_PREFIX + "TOTAL_THREADS": str(threads),
+                       ENV_PREFIX + "SCHEMA": schema, "BENCH_PHASE": phase})
+
+
 def run(strategy_file: Path, phase: str, items: int, threads: int, schema: str = "public") -> dict:
+    tell_config(phase, items, threads, schema)
     try:
         module = load_strategy(strategy_file)
     except BaseException as error:  # SyntaxError, ImportError, anything a module body raises
@@ -61,12 +72,12 @@ def run(strategy_file: Path, phase: str, items: int, threads: int, schema: str =
     entry = getattr(module, "main", None)
     if not callable(entry):
         return {"duration_s": None, "error": "strategy has no main() function"}
-    work = Workload(dsn=os.environ.get(ENV_PREFIX + "DATABASE_URL", ""), total=items, phase=phase,
+    work = Workload(dsn=os.environ.get(ENV_PREFIX + "DATABASE_URL", ""), items=items, phase=phase,
                     threads=threads, schema=schema)
     tags = getattr(module, "TAGS", {}) or {}
     if not (tags.get("streaming") or tags.get("reference")):
         work.users(), work.addresses()  # the input exists before the clock starts
-    argument = work.total if is_seed_style(entry) else work
+    argument = work.items if is_seed_style(entry) else work
     gc.collect()
     if os.environ.get(GO_FILE_ENV):  # contention mode: the second writer starts now too
         Path(os.environ[GO_FILE_ENV]).touch()

@@ -1,4 +1,7 @@
-"""The environment snapshot in `manifest.json`: everything needed to reproduce or question a run."""
+"""`manifest.json`: everything needed to reproduce or question a run, as a
+`contract.manifest.Manifest` (the model the analysis and `--from` read back), and the
+environment snapshot in it (machine, packages, each strategy's file and size).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +10,17 @@ import os
 import platform
 import re
 import sys
+from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
 import psutil
 
+from contract.manifest import (AutoRepeat, Comprehensibility, Git, Machine, Manifest, Packages,
+                               RepeatReport, RerunOf, Server, StrategyEntry, Sweep)
 from experiments import REPO_ROOT
 from experiments.comprehensibility import measure
+from experiments.run.schedule import MIN_ROUNDS
 
 LOCK_FILE = REPO_ROOT / "locks" / "bench.txt"
 
@@ -82,7 +89,7 @@ def machine() -> dict:
     }
 
 
-def strategy_entry(strategy) -> dict:
+def strategy_entry(strategy) -> StrategyEntry:
     """What the manifest records of a strategy: the analysis reads its size from here, never
     from the file (which may have changed since the run)."""
     path = strategy.path
@@ -91,6 +98,40 @@ def strategy_entry(strategy) -> dict:
     except OSError:
         sha256 = None
     measured = measure(path)
-    return {"name": strategy.name, "title": strategy.title, "tags": strategy.tags,
-            "file": str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path),
-            "sha256": sha256, "comprehensibility": measured.as_dict() if measured else None}
+    return StrategyEntry(
+        name=strategy.name, title=strategy.title, tags=strategy.tags,
+        file=str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path),
+        sha256=sha256, comprehensibility=Comprehensibility(**measured.as_dict()) if measured else None)
+
+
+def run_manifest(run, resolved: dict[str, str], finished: bool = False) -> Manifest:
+    """The manifest of `run` (an `experiments.run.runner.Runner`) as it stands; `resolved`: the
+    settings the run decided (its seed, the versions `newest` meant); `finished`: stamp the end."""
+    s = run.settings
+    return Manifest(
+        run_id=run.run_id,
+        started_at=run.started_at.isoformat(),
+        finished_at=datetime.now(timezone.utc).isoformat() if finished else None,
+        seed=run.seed,
+        config={name: value for name, (value, _) in s.as_env(resolved).items()},
+        config_sources=dict(s.sources),
+        items=s.items, threads=s.threads, repeat=s.repeat or "auto", timeout_s=s.timeout,
+        auto_repeat=None if s.repeat else AutoRepeat(budget_s=s.budget, target_pct=s.target,
+                                                     min_repeat=MIN_ROUNDS, max_repeat=s.max_repeat),
+        repeats={label: {name: RepeatReport.from_dict(entry) for name, entry in report.items()}
+                 for label, report in run.repeats.items()},  # per server, per strategy
+        measure_memory=s.measure_memory, memory_repeats=s.memory_repeats if s.measure_memory else 0,
+        timing=f"duration from a plain process; memory from a second, memray-tracked process of "
+               f"the same pass (both verified) in the first {s.memory_repeats} repeat(s)"
+               if s.measure_memory else "duration from a plain process; memory not measured",
+        strategies=tuple(strategy_entry(st) for st in run.strategies),
+        servers=tuple(Server.from_dict(info) for info in run.servers),  # a backend's own keys: extra
+        checkpoint_before_pass=run.checkpoint_ok,
+        git=Git.from_dict(run.git),
+        machine=Machine.from_dict(machine()),
+        packages=Packages.from_dict(packages()),
+        rows=len(run.rows),
+        sweep=Sweep.from_dict(run.sweep) if run.sweep else None,
+        rerun_of=RerunOf.from_dict(run.rerun_of) if run.rerun_of else None,
+        contention=s.contention,
+    )

@@ -12,26 +12,26 @@ manifests.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from contract.envfile import read_env_file, results_dir
 from contract.errors import UsageError
+from contract.manifest import Git, Machine, Manifest, Packages
+from experiments.settings_table import NOT_REPEATED  # settings with repeated=False: not taken
 
-NOT_REPEATED = {"RESULTS_DIR", "DATABASE_URL", "SCHEMA", "KEEP_CAPTURES", "KEEP_SCHEMA"}
-MACHINE = ("cpu_model", "cpu_count", "memory_gb", "python", "os")
+MACHINE = ("cpu_model", "cpu_count", "memory_gb", "python", "os")  # Machine fields compared
 
 
 @dataclass(frozen=True)
 class Original:
     folder: Path
-    manifest: dict
+    manifest: Manifest
     settings: dict[str, str]  # setting name -> value, the layer `load_settings` puts under the flags
 
     @property
     def run_id(self) -> str:
-        return self.manifest.get("run_id") or self.folder.name
+        return self.manifest.run_id or self.folder.name
 
 
 def find(where: str) -> Path:
@@ -45,15 +45,12 @@ def find(where: str) -> Path:
 
 def load(where: str, dsn_given: bool = False) -> Original:
     folder = find(where)
-    try:
-        manifest = json.loads((folder / "manifest.json").read_text())
-    except (OSError, ValueError):
-        manifest = {}
-    settings = dict(manifest.get("config") or read_env_file(folder / "config.env"))
+    manifest = Manifest.load(folder)  # none (or unreadable): config.env has the settings
+    settings = dict(manifest.config or read_env_file(folder / "config.env"))
     if settings.get("DATABASE_URL") and not dsn_given:
         raise UsageError(f"--from {folder.name}: the original ran against a server given by --dsn, "
                          "whose password the run folder does not keep; give --dsn for a server like it")
-    names = [s["name"] for s in manifest.get("strategies", []) if s.get("name")]
+    names = [s.name for s in manifest.strategies if s.name]
     if names:
         settings["STRATEGIES"] = ",".join(names)
     kept = {k: v for k, v in settings.items() if k not in NOT_REPEATED}
@@ -70,25 +67,26 @@ def check_strategies(original: Original, available: list[str]) -> None:
 
 
 def differences(original: Original, now: dict) -> list[str]:
-    """Lines naming what differs between the original's manifest and `now` (the same keys:
-    git, machine, packages, and `diff`, the text a run folder's git.diff would hold now), or
-    one line saying nothing does."""
+    """Lines naming what differs between the original's manifest and `now` (a manifest's git,
+    machine and packages as the harness records them now, and `diff`, the text a run folder's
+    git.diff would hold now), or one line saying nothing does."""
     lines = []
-    before_git, now_git = original.manifest.get("git", {}), now.get("git", {})
+    before_git, now_git = original.manifest.git, Git.from_dict(now.get("git"))
 
-    def commit(git: dict) -> str:
-        return (git.get("commit") or "unknown")[:10] + (" (uncommitted changes)" if git.get("dirty") else "")
+    def commit(git: Git) -> str:
+        return (git.commit or "unknown")[:10] + (" (uncommitted changes)" if git.dirty else "")
 
-    same_changes = not before_git.get("dirty") or now.get("diff") == _read(original.folder / "git.diff")
+    same_changes = not before_git.dirty or now.get("diff") == _read(original.folder / "git.diff")
     if commit(before_git) != commit(now_git) or not same_changes:
         lines.append(f"commit: {commit(before_git)} -> {commit(now_git)}"
                      + ("" if same_changes else ", other uncommitted changes"))
-    before_machine, now_machine = original.manifest.get("machine", {}), now.get("machine", {})
+    before_machine, now_machine = original.manifest.machine, Machine.from_dict(now.get("machine"))
     for key in MACHINE:
-        if str(before_machine.get(key)) != str(now_machine.get(key)):
-            lines.append(f"{key}: {before_machine.get(key)} -> {now_machine.get(key)}")
-    before_packages = original.manifest.get("packages", {}).get("installed", {})
-    now_packages = now.get("packages", {}).get("installed", {})
+        before, after = getattr(before_machine, key), getattr(now_machine, key)
+        if str(before) != str(after):
+            lines.append(f"{key}: {before} -> {after}")
+    before_packages = original.manifest.packages.installed
+    now_packages = Packages.from_dict(now.get("packages")).installed
     changed = [f"{name} {before_packages.get(name, '-')} -> {now_packages.get(name, '-')}"
                for name in sorted(set(before_packages) | set(now_packages))
                if before_packages.get(name) != now_packages.get(name)]

@@ -23,6 +23,7 @@ from rich.console import Console
 
 from contract.errors import UsageError
 from contract.row import PassRow
+from contract.workload import PHASES, Workload
 from experiments import OWNER_FILE, SCRATCH_DIR_PREFIX
 from experiments.catalog import Strategy, discover, select
 from experiments.config import Settings, ignored_environment_note, parse_pg_settings
@@ -30,12 +31,11 @@ from experiments.database import schema
 from experiments.passes.one_pass import PassRunner, ServerLost
 from experiments.run import console as screen
 from experiments.run import manifest
-from experiments.run.schedule import MIN_ROUNDS, Schedule
+from experiments.run.schedule import Schedule
 from experiments.run.folder import (RunFolder, RunFolderError, check_results_dir, git_diff_text, git_state,
                                     new_run_id)
 from experiments.servers import MIN_MAJOR, ServerOptions, ServerSpec, Target, open_target, parse_pg
 from experiments.servers.sessions import WrongSchema, connect_in_schema
-from experiments.workload import PHASES, Workload
 
 log = logging.getLogger("experiments.runner")
 
@@ -91,6 +91,7 @@ class Runner:
         note = ignored_environment_note(self.settings)
         if note:
             print(note, file=sys.stderr)
+        screen.print_broken_rules(self.console, self.strategies)
         results_dir = self.settings.path(self.settings.results_dir)
         previous = signal.signal(signal.SIGTERM, _raise_interrupted)
         # a shell starts background jobs with SIGINT ignored; `kill -INT` must still stop us
@@ -148,32 +149,9 @@ class Runner:
         return resolved
 
     def _write_manifest(self, finished: bool = False) -> None:
-        s = self.settings
-        self.folder.write_json("manifest.json", {
-            "run_id": self.run_id,
-            "started_at": self.started_at.isoformat(),
-            "finished_at": datetime.now(timezone.utc).isoformat() if finished else None,
-            "seed": self.seed,
-            "config": {name: value for name, (value, _) in s.as_env(self._resolved()).items()},
-            "config_sources": dict(s.sources),
-            "items": s.items, "threads": s.threads, "repeat": s.repeat or "auto", "timeout_s": s.timeout,
-            "auto_repeat": None if s.repeat else {"budget_s": s.budget, "target_pct": s.target,
-                                                   "min_repeat": MIN_ROUNDS, "max_repeat": s.max_repeat},
-            "repeats": self.repeats,  # per server, per strategy: repeats, why it stopped, widths
-            "measure_memory": s.measure_memory, "memory_repeats": s.memory_repeats if s.measure_memory else 0,
-            "timing": f"duration from a plain process; memory from a second, memray-tracked process of "
-                      f"the same pass (both verified) in the first {s.memory_repeats} repeat(s)"
-                      if s.measure_memory else "duration from a plain process; memory not measured",
-            "strategies": [manifest.strategy_entry(st) for st in self.strategies],
-            "servers": self.servers,
-            "checkpoint_before_pass": self.checkpoint_ok,
-            "git": self.git,
-            "machine": manifest.machine(),
-            "packages": manifest.packages(),
-            "rows": len(self.rows),
-            "sweep": self.sweep, "rerun_of": self.rerun_of,
-            "contention": s.contention,
-        })
+        """manifest.json as the run stands (contract.manifest.Manifest, built in run/manifest.py)."""
+        built = manifest.run_manifest(self, self._resolved(), finished)
+        self.folder.write_json("manifest.json", built.to_dict())
 
     def _close(self) -> None:
         if self.folder is not None:

@@ -30,9 +30,9 @@ from collections import defaultdict
 
 from contract.ranking import geometric_interval
 from contract.row import PassRow
+from contract.workload import PHASES
 from experiments.catalog import Strategy
 from experiments.config import Settings
-from experiments.workload import PHASES
 
 MIN_ROUNDS = 3
 UNSTABLE_CV = 0.10  # pyperf's threshold: standard deviation above 10% of the mean

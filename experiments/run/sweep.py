@@ -8,7 +8,6 @@ a strategy that is not threaded, so only the threaded ones run at thread counts 
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime, timezone
 
 from contract.errors import UsageError
@@ -36,7 +35,9 @@ def run_sweep(settings: Settings, items: list[int], threads: list[int], echo=pri
     for number, (n, t) in enumerate(points, start=1):
         names = settings.strategies if t == threads[0] else threaded
         echo(f"sweep {sweep_id}: point {number}/{len(points)}: {n:,} items, {t} threads")
-        point = dataclasses.replace(settings, items=n, threads=t, strategies=names)
+        # a layer of its own, so that config.env and the manifest record the point, not the base
+        point = settings.override("sweep", {"TOTAL_ITEMS": str(n), "TOTAL_THREADS": str(t),
+                                            "STRATEGIES": names})
         code = Runner(point, sweep={"id": sweep_id, "items": items, "threads": threads, "point": [n, t]}).run()
         if code == 130:
             return 130

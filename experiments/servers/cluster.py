@@ -43,10 +43,6 @@ START_TIMEOUT_S = 60
 SUPERUSER = "postgres"
 
 
-def temp_root() -> Path:
-    return Path(tempfile.gettempdir())
-
-
 def _server_account() -> pwd.struct_passwd | None:
     """The account the server runs as: None (ourselves) unless we are root."""
     if os.geteuid() != 0:

@@ -1,0 +1,103 @@
+"""Every figure kind, declared once: its name (the prefix of its files), the function that draws
+it, what one figure is drawn per, the table it reads, whether it is a headline figure (an SVG as
+well as the PNG) and the question it answers. `build` draws from this list in its order (the
+order REPORT.md shows them in), `publish` checks `--figures` against it, the figure folder's
+clean-up matches its names, and docs/analysis.md's figure table is generated from it
+(tests/test_analysis.py, `UPDATE_DOCS=1`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from analysis import figures, scaling_figures, time_figures, versions_figures
+
+PER = {  # what one figure of a kind is drawn per: (scope, its words in the docs)
+    "configuration": "configuration",
+    "servers": "items, threads and machine, where the runs hold several servers",
+    "items": "server and thread count, where the runs hold several item counts",
+    "threads": "server, where the runs hold several thread counts",
+}
+
+
+@dataclass(frozen=True)
+class FigureKind:
+    name: str  # files are <name>_<slug>.png (and .svg)
+    draw: Callable[..., object]  # draw(rows of `reads`, ..., provenance=...) -> figure or None
+    per: str  # a key of PER
+    question: str  # what the figure answers, in a sentence or two (docs/analysis.md)
+    reads: str = "aggregate"  # the table its rows come from: aggregate, significance or speedup
+    headline: bool = False  # a figure for a paper or a post: an SVG too, text kept as text
+    options: Mapping[str, object] = field(default_factory=dict)  # fixed keywords of `draw`
+    formerly: tuple[str, ...] = ()  # earlier names: old set.json files and --figures still work
+
+    def __call__(self, *args, **kwargs):
+        return self.draw(*args, **self.options, **kwargs)
+
+
+KINDS = (
+    FigureKind("duration", figures.duration_figure, "configuration",
+               "Which strategy is fastest? The geometric mean duration per pass with its 95% "
+               "t-interval, insert and update side by side", headline=True),
+    FigureKind("memory", figures.memory_figure, "configuration",
+               "Which is leanest? Peak memory of the pass's process (memray), insert and update side by "
+               "side"),
+    FigureKind("x_floor", figures.x_floor_figure, "configuration",
+               "How far is each strategy from what the server alone needs? Duration as a multiple of the "
+               "server-only floor: the geometric mean of within-repeat ratios with its 95% t-interval (the "
+               "`floor_ratio` columns), strategies labelled with their rank bands", headline=True,
+               formerly=("floor_multiple",)),
+    FigureKind("wal_per_row", figures.wal_figure, "configuration",
+               "What does each strategy cost the server? WAL written per row"),
+    FigureKind("zscores", figures.zscore_figure, "configuration",
+               "The original's z-scores, as a two-panel dot plot: z of average duration and z of average "
+               "peak memory, one row per strategy ordered by duration, insert and update as two marker "
+               "styles"),
+    FigureKind("speed_vs_code", figures.speed_vs_code_figure, "configuration",
+               "Does speed cost code? Median duration against lines of code "
+               "([comprehensibility](#comprehensibility))"),
+    FigureKind("time_split", time_figures.time_split_figure, "configuration",
+               "Where does the time go? Each strategy's median duration split into the CPU time of its own "
+               "process, the CPU time of the server's processes, and the rest (waiting: round trips, "
+               "locks, I/O). CPU time is counted in 10 ms ticks, so CPU above wall time is called "
+               "parallel work only beyond that resolution"),
+    *(FigureKind(f"heatmap_{phase}", figures.heatmap_figure, "configuration",
+                 f"Is a difference real ({phase})? Pairwise comparison of durations for the fastest "
+                 f"{figures.HEATMAP_STRATEGIES} strategies, one triangle: each cell holds Cliff's delta of "
+                 "row vs column; arrows mark tested pairs that are significant after Holm correction",
+                 reads="significance", options={"phase": phase}) for phase in ("insert", "update")),
+    FigureKind("versions", versions_figures.versions_figure, "servers",
+               "Does the ranking hold on another server? Each strategy on every PostgreSQL server the runs "
+               "hold, side by side"),
+    *(FigureKind(f"scaling_{metric}", scaling_figures.versus_items, "items",
+                 f"How does {metric} grow with items? {label} against items, log-log, one row of panels "
+                 "per library, each strategy's fitted exponent in the legend ([below](#scaling-sweep))",
+                 options={"value": value, "ylabel": ylabel, "metric": metric})
+      for metric, label, value, ylabel in (
+          ("duration", "Median duration", "median_duration", "median duration per pass, seconds"),
+          ("memory", "Peak memory", "median_memory", "peak memory, MB (memray)"))),
+    FigureKind("speedup", scaling_figures.speedup_figure, "threads",
+               "Do threads help? Speed-up over the fewest threads, with its 95% Welch t-interval, against "
+               "the ideal min(threads, cores) ([below](#scaling-sweep))", reads="speedup"),
+)
+BY_NAME = {kind.name: kind for kind in KINDS}
+FORMER_NAMES = {old: kind.name for kind in KINDS for old in kind.formerly}
+
+
+def per(scope: str) -> list[FigureKind]:
+    """The kinds drawn once per `scope` (a key of PER), in the registry's order."""
+    return [kind for kind in KINDS if kind.per == scope]
+
+
+def current_names(names: list[str] | None) -> list[str] | None:
+    """Figure kinds as a set.json or --figures names them, earlier names mapped to today's."""
+    return None if names is None else [FORMER_NAMES.get(name, name) for name in names]
+
+
+def markdown_table() -> str:
+    """docs/analysis.md's table of figure kinds."""
+    lines = ["| figure | drawn once per | SVG | what it answers |", "| --- | --- | --- | --- |"]
+    lines += [f"| `{kind.name}_*` | {PER[kind.per]} | {'yes' if kind.headline else ''} | {kind.question} |"
+              for kind in KINDS]
+    return "\n".join(lines) + "\n"
