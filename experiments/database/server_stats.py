@@ -105,8 +105,12 @@ def statement_counting(conn: psycopg.Connection, own_server: bool) -> tuple[str 
     """(schema holding pg_stat_statements, "") when it can count a pass's statements, else
     (None, why not). It must be preloaded (`--pg-setting shared_preload_libraries=
     pg_stat_statements` on servers the run starts; the embedded wheel ships no contrib modules).
-    On our own server the harness creates the extension; on a --dsn server it only uses one
-    that is already installed."""
+    On our own server the harness creates the extension. On a --dsn server it counts nothing:
+    counting resets pg_stat_statements before every pass, which would clear the owner's
+    server-wide statistics, and a user's server is theirs."""
+    if not own_server:
+        return None, ("not counted on a server that is not ours (counting resets pg_stat_statements, "
+                      "the owner's server-wide statistics)")
     preload = conn.execute("SHOW shared_preload_libraries").fetchone()[0]
     if "pg_stat_statements" not in preload:
         return None, ("pg_stat_statements is not preloaded (start servers with --pg-setting "
@@ -115,8 +119,6 @@ def statement_counting(conn: psycopg.Connection, own_server: bool) -> tuple[str 
         row = conn.execute("SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
                            "WHERE e.extname = 'pg_stat_statements'").fetchone()
         if row is None:
-            if not own_server:
-                return None, "pg_stat_statements is preloaded but not installed here (not ours to install)"
             conn.execute("CREATE EXTENSION pg_stat_statements SCHEMA public")
             row = ("public",)
         reset_statements(conn, row[0])
