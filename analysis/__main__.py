@@ -13,6 +13,7 @@ import re
 import sys
 import time
 
+from analysis.run_folders import FIGURES_DIR, LATEST, has_runs, published_sets, selected_folders
 from contract import REPO_ROOT
 from contract.envfile import in_repo, results_dir
 from contract.errors import OneLineParser, UsageError, exit_status
@@ -97,24 +98,28 @@ def _listed(written, out, started: float) -> int:
 
 
 def _figures(args: argparse.Namespace) -> int:
-    from analysis.build import build
-    from analysis.publish import FIGURES_DIR, LATEST, rebuild_all
-
     started = time.perf_counter()
     out = in_repo(args.out) if args.out else None
     chosen = args.runs or args.since or args.items or args.sweep or out or args.results_dir
-    written = [] if chosen else rebuild_all(echo=_echo)
     source = results_dir(args.results_dir)
-    if chosen or (source.is_dir() and any((p / "results.csv").exists() for p in source.iterdir())):
+    # what is missing is said before pandas loads
+    if chosen:
+        selected_folders(source, args.runs, args.since)
+    elif not has_runs(source) and not published_sets():
+        raise UsageError(f"no runs in {source} and no published set under {FIGURES_DIR}: run `make bench` first")
+    from analysis.build import build
+    from analysis.publish import rebuild_all
+
+    written = [] if chosen else rebuild_all(echo=_echo)
+    if chosen or has_runs(source):
         written += build(source, out or FIGURES_DIR / LATEST, args.runs, args.since,
                          args.items, echo=_echo, sweep=args.sweep, allow_mixed=args.allow_mixed)
-    elif not written:
-        raise UsageError(f"no runs in {source} and no published set under {FIGURES_DIR}: run `make bench` first")
     return _listed(written, out or FIGURES_DIR, started)
 
 
 def _publish(args: argparse.Namespace) -> int:
-    from analysis.publish import FIGURES_DIR, publish
+    selected_folders(results_dir(args.results_dir), args.runs)  # before pandas loads
+    from analysis.publish import publish
 
     started = time.perf_counter()
     kinds = [k.strip() for k in args.figures.split(",") if k.strip()] if args.figures else None
@@ -123,6 +128,7 @@ def _publish(args: argparse.Namespace) -> int:
 
 
 def _table(args: argparse.Namespace) -> int:
+    selected_folders(results_dir(args.results_dir), args.runs, args.since)  # before pandas loads
     from analysis.aggregate import aggregate
     from analysis.correlate import correlate
     from analysis.load import load_runs
@@ -138,6 +144,8 @@ def _table(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
+    for side in (args.a, args.b):  # RUN or RUN:SERVER
+        selected_folders(results_dir(args.results_dir), side.partition(":")[0])  # before pandas loads
     from analysis.compare import compare, render, slower
 
     table = compare(results_dir(args.results_dir), args.a, args.b, args.alpha)

@@ -59,7 +59,7 @@ def save(fig: plt.Figure, out: Path, name: str, svg: bool = False) -> list[Path]
 
 def add_provenance(fig: plt.Figure, text: str) -> None:
     """A small grey line under everything already drawn (tick labels, axis labels, colour bars)."""
-    fig.canvas.draw()
+    fig.draw_without_rendering()  # layout and text sizes, no pixels: the PNG is drawn once, by save()
     renderer = fig.canvas.get_renderer()
     bottom = min(ax.get_tightbbox(renderer).y0 for ax in fig.axes)
     y = fig.transFigure.inverted().transform((0, bottom))[1]
@@ -71,7 +71,7 @@ def add_provenance(fig: plt.Figure, text: str) -> None:
 def headline(fig: plt.Figure, text: str) -> None:
     """The configuration, bold, above everything drawn (titles, legends): a figure read alone
     (in a blog, a slide) still says what was measured."""
-    fig.canvas.draw()
+    fig.draw_without_rendering()  # layout and text sizes, no pixels: the PNG is drawn once, by save()
     top = fig.get_tightbbox(fig.canvas.get_renderer()).y1 * fig.dpi  # inches -> display units
     y = fig.transFigure.inverted().transform((0, top))[1]
     fig.text(0.0, y + 0.01, text, fontsize=9.5, fontweight="bold", ha="left", va="bottom",

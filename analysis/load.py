@@ -15,7 +15,6 @@ and the others are named in one warning line each.
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis.run_folders import no_match, run_folders, select
 from contract.errors import UsageError
 from contract.manifest import Manifest
 from contract.row import BOOL_COLUMNS, NUMERIC_COLUMNS, REQUIRED, TEXT_COLUMNS
@@ -107,25 +107,10 @@ def _read_run(folder: Path) -> tuple[pd.DataFrame, Manifest]:
     return frame, manifest
 
 
-def _select(folders: list[Path], runs: str | None, since: str | None) -> list[Path]:
-    if runs:
-        patterns = [p.strip() for p in runs.split(",") if p.strip()]
-        folders = [f for f in folders if any(fnmatch.fnmatch(f.name, p) for p in patterns)]
-    if since:
-        stamp = since.replace("-", "")  # run ids start with YYYYMMDD-HHMMSS
-        folders = [f for f in folders if f.name.replace("-", "") >= stamp]
-    return folders
-
-
 def load_runs(results_dir: Path, runs: str | None = None, since: str | None = None,
               items: int | None = None, warn=print, sweep: str | None = None,
               allow_mixed: bool = False) -> Loaded:
-    if not results_dir.is_dir():
-        raise UsageError(f"no results folder {results_dir}: run `make bench` first")
-    folders = sorted(p for p in results_dir.iterdir() if (p / "results.csv").exists())
-    if not folders:
-        raise UsageError(f"no runs in {results_dir}: run `make bench` first")
-    folders = _select(folders, runs, since)
+    folders = select(run_folders(results_dir), runs, since)
     frames, manifests, skipped, lineages = [], {}, [], {}
     for folder in folders:
         try:
@@ -159,8 +144,7 @@ def load_runs(results_dir: Path, runs: str | None = None, since: str | None = No
         frames = [f for f in frames if lineages[f["run_id"].iloc[0]] == newest]
         manifests = {r: m for r, m in manifests.items() if lineages[r] == newest}
     if not frames:
-        raise UsageError(f"no readable runs in {results_dir} match"
-                         + (f" --runs {runs}" if runs else "") + (f" --since {since}" if since else ""))
+        raise no_match(results_dir, runs, since)
     passes = pd.concat(frames, ignore_index=True)
     if items is not None:
         passes = passes[passes["items"] == items]

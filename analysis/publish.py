@@ -24,19 +24,13 @@ from pathlib import Path
 from analysis.build import build
 from analysis.figure_kinds import BY_NAME, current_names
 from analysis.load import describe_lineage, lineage, load_runs
+from analysis.run_folders import FIGURES_DIR, LATEST, published_sets  # noqa: F401 (LATEST re-exported)
 from contract import REPO_ROOT
 from contract.errors import UsageError
 
-FIGURES_DIR = REPO_ROOT / "figures"  # the published sets, one folder each, and latest/
-LATEST = "latest"
 KEPT = ("results.csv", "manifest.json", "config.env", "git.diff")  # copied as they are
 SET_FILE = "set.json"  # which figure kinds the set draws (a sweep needs no heatmaps per grid point)
 NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
-
-
-def published_sets(figures: Path = FIGURES_DIR) -> list[Path]:
-    """Every set folder that carries its runs."""
-    return sorted(p.parent for p in figures.glob("*/runs") if p.is_dir())
 
 
 def set_kinds(folder: Path) -> list[str] | None:

@@ -85,18 +85,22 @@ def _hand_to_analysis(argv: list[str]) -> int:
 def _rerun(where: str, cli: dict) -> int:
     from experiments.catalog import discover
     from experiments.config import load_settings
-    from experiments.run import manifest, rerun
-    from experiments.run.folder import git_diff_text, git_state
-    from experiments.run.runner import Runner
+    from experiments.run import rerun
+    from experiments.run.preflight import preflight
 
     original = rerun.load(where, dsn_given=bool(cli.get("DATABASE_URL") or os.environ.get(
         ENV_PREFIX + "DATABASE_URL")))
     settings = load_settings(cli, rerun=(f"--from {original.run_id}", original.settings))
     rerun.check_strategies(original, [s.name for s in discover(settings.path(settings.strategies_dir))])
+    plan = preflight(settings)  # what cannot be recreated is refused before the harness loads
+    from experiments.run import manifest
+    from experiments.run.folder import git_diff_text, git_state
+    from experiments.run.runner import Runner
+
     lines = rerun.differences(original, {"git": git_state(), "machine": manifest.machine(),
                                          "packages": manifest.packages(), "diff": git_diff_text()})
     print("\n".join(lines))
-    return Runner(settings, rerun_of={"run_id": original.run_id, "differences": lines}).run()
+    return Runner(settings, rerun_of={"run_id": original.run_id, "differences": lines}, plan=plan).run()
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -113,23 +117,28 @@ def _dispatch(args: argparse.Namespace) -> int:
             if getattr(args, "from_run", None):
                 return _rerun(args.from_run, cli)
             settings = _settings(cli)  # a bad setting is one line before the harness is imported
+            from experiments.run.preflight import preflight
+
+            plan = preflight(settings)
             from experiments.run.runner import Runner
 
-            return Runner(settings).run()
+            return Runner(settings, plan=plan).run()
         from experiments.run.sweep import parse_list, run_sweep
 
         settings = _settings(dict(cli, TOTAL_ITEMS=None, TOTAL_THREADS=None))
         items = parse_list(cli["TOTAL_ITEMS"] or str(settings.items), "--items")
         threads = parse_list(cli["TOTAL_THREADS"] or str(settings.threads), "--threads")
         return run_sweep(settings, items, threads)
-    from experiments import commands
-    from experiments.catalog import discover, select
-
     if command == "describe":
+        from experiments.catalog import discover, select
+        from experiments.describe import describe
+
         settings = _settings({"STRATEGIES": args.strategies, "STRATEGIES_DIR": args.strategies_dir})
         strategies = select(discover(settings.path(settings.strategies_dir)), settings.strategies)
-        print(commands.describe(strategies), end="")
+        print(describe(strategies), end="")
         return 0
+    from experiments import commands
+
     if command == "serve":
         from experiments.servers import parse_pg
 

@@ -1,4 +1,4 @@
-"""The small commands: describe the catalogue, and inspect a server's tables.
+"""The small commands that inspect a server's tables (`describe` is experiments/describe.py).
 
 `create-tables`, `count-rows` and `print-rows` work on the server given by `--dsn` or the
 DATABASE_URL setting (`UPSERT_BENCH_DATABASE_URL` in the environment) (a benchmark run's embedded server is gone when the run ends; start one
@@ -9,54 +9,18 @@ from __future__ import annotations
 
 import signal
 import time
-from collections import defaultdict
 
 import psycopg
 from psycopg import sql
 
 from contract.errors import UsageError
-from contract.libraries import LIBRARIES, library
 from contract.workload import COLUMNS
 from experiments import ENV_PREFIX
-from experiments.catalog import Strategy
-from experiments.comprehensibility import measure
 from experiments.database import schema
 from experiments.database.schema import qualified
 from experiments.servers import ServerSpec, open_target
 from experiments.servers.sessions import connect_failure
 from experiments.urls import redact_dsn, with_params
-
-LIBRARY_ORDER = [entry.name for entry in LIBRARIES]  # the registry's order
-
-
-def describe(strategies: list[Strategy]) -> str:
-    """The catalogue as Markdown, grouped by library, from the files' docstrings and TAGS."""
-    groups: dict[str, list[Strategy]] = defaultdict(list)
-    for strategy in strategies:
-        groups[strategy.library].append(strategy)
-    order = sorted(groups, key=lambda lib: (LIBRARY_ORDER.index(lib) if lib in LIBRARY_ORDER
-                                            else len(LIBRARY_ORDER), lib))
-    out = [f"# Strategies ({len(strategies)})", ""]
-    for name in order:
-        entry = library(name)
-        out += [f"## {name}", "", f"{entry.display}: {entry.family}.", ""]
-        for strategy in groups[name]:
-            out.append(f"### `{strategy.name}` — {strategy.title or '(no docstring)'}")
-            out.append("")
-            if strategy.problem:
-                out += [f"**Cannot be read:** {strategy.problem}", ""]
-            if strategy.description:
-                out += [strategy.description, ""]
-            if strategy.tags:
-                tags = ", ".join(f"{k}: `{v}`" for k, v in strategy.tags.items())
-                out += [f"*Tags:* {tags}", ""]
-            size = measure(strategy.path)
-            if size:
-                out += [f"*Size:* {size.loc} lines of code, cyclomatic complexity {size.complexity}, "
-                        f"{size.apis} library APIs, {'raw SQL' if size.raw_sql else 'no raw SQL'} "
-                        "(a proxy: see README)", ""]
-    return "\n".join(out).rstrip() + "\n"
-
 
 def connect(dsn: str, schema_name: str) -> psycopg.Connection:
     if not dsn:

@@ -24,7 +24,8 @@ FORBIDDEN = {("experiments", "analysis"), ("analysis", "experiments"), ("contrac
 STAGES = {"experiments": 0, "experiments.process": 0, "experiments.config": 1, "experiments.urls": 1,
           "experiments.catalog": 2, "experiments.workload": 2, "experiments.comprehensibility": 2,
           "experiments.servers": 3, "experiments.database": 4, "experiments.passes": 5,
-          "experiments.run": 6, "experiments.__main__": 7, "experiments.commands": 7, "experiments.clean": 7}
+          "experiments.run": 6, "experiments.__main__": 7, "experiments.commands": 7, "experiments.describe": 7,
+          "experiments.clean": 7}
 MAX_LINES = {"experiments/run": 250, "experiments/passes": 250,  # the runner's parts (issue 11)
              "analysis": 300}  # one job per module (issue 20)
 

@@ -18,7 +18,7 @@ from typing import Callable
 
 import pytest
 
-from conftest import bystander_server, run_cli  # noqa: F401 (a fixture)
+from conftest import bystander_server, copy_repo, run_cli  # noqa: F401 (a fixture)
 from pooler import pgbouncer
 from experiments import REPO_ROOT
 
@@ -183,12 +183,14 @@ class Outcome:
 OUTCOMES: dict[str, Outcome] = {}  # label -> outcome, filled as the cases run
 
 
-@pytest.fixture
-def repo(repo_copy):
-    run = repo_copy / "results" / SENTINEL
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    """One copy of the project for every case (each undoes its .env; results/ is compared)."""
+    root = copy_repo(tmp_path_factory.mktemp("bad-input") / "repo")
+    run = root / "results" / SENTINEL
     run.mkdir()
     (run / "results.csv").write_text("run_id\nsentinel\n")
-    return repo_copy
+    return root
 
 
 def snapshot(root):

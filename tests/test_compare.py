@@ -38,12 +38,16 @@ def test_compare_passes_when_the_chosen_strategy_did_not_slow_down(repo_copy):
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_compare_without_common_strategies_is_a_one_line_error(repo_copy):
-    results = repo_copy / "results"
+def test_compare_without_common_strategies_is_a_one_line_error(tmp_path, capsys):
+    """In this process (the command-line wrapper is the one tests/test_bad_input.py runs)."""
+    from analysis.__main__ import main
+
+    results = tmp_path / "results"
     make_run(results, "20260101-000000-aaaa", {("a", "insert"): [1.0]})
     make_run(results, "20260102-000000-bbbb", {("b", "insert"): [1.0]})
-    done = run_cli("compare", "*aaaa", "*bbbb", cwd=repo_copy)
-    assert done.returncode == 2 and "no strategy and phase in common" in done.stderr
+    assert main(["compare", "*aaaa", "*bbbb", "--results-dir", str(results)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "no strategy and phase in common" in err[0]
 
 
 def test_the_seconds_printed_are_the_ones_the_ratio_is_formed_from(tmp_path):

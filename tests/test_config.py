@@ -4,6 +4,7 @@ table of settings (experiments/settings_table.py) and what follows from it."""
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -144,6 +145,9 @@ def test_settings_has_one_attribute_per_setting_of_its_type():
 def test_what_from_leaves_out_and_what_is_redacted_come_from_the_table(root):
     assert rerun.NOT_REPEATED == {"RESULTS_DIR", "DATABASE_URL", "SCHEMA", "KEEP_CAPTURES", "KEEP_SCHEMA"}
     assert rerun.NOT_REPEATED == {s.name for s in SETTINGS if not s.repeated}
+    usage = (REPO_ROOT / "docs" / "usage.md").read_text(encoding="utf-8")
+    bullet = usage.split("- **Not repeated.**")[1].split("\n- ")[0]
+    assert {s.flag for s in SETTINGS if not s.repeated} == set(re.findall(r"`(--[a-z-]+)`", bullet))
     settings = load_settings({"DATABASE_URL": "postgresql://bob:s3cret@db/app"}, environ={}, root=root)
     assert {name for name, (value, _) in settings.as_env().items() if "***" in value} == {
         s.name for s in SETTINGS if s.secret} == {"DATABASE_URL"}

@@ -25,16 +25,17 @@ from contract.errors import UsageError
 from contract.row import PassRow
 from contract.workload import PHASES, Workload
 from experiments import OWNER_FILE, SCRATCH_DIR_PREFIX
-from experiments.catalog import Strategy, discover, select
-from experiments.config import Settings, ignored_environment_note, parse_pg_settings
+from experiments.catalog import Strategy
+from experiments.config import Settings, ignored_environment_note
 from experiments.database import schema
 from experiments.passes.one_pass import PassRunner, ServerLost
 from experiments.run import console as screen
 from experiments.run import manifest
 from experiments.run.schedule import Schedule
-from experiments.run.folder import (RunFolder, RunFolderError, check_results_dir, git_diff_text, git_state,
+from experiments.run.folder import (RunFolder, RunFolderError, git_diff_text, git_state,
                                     new_run_id)
-from experiments.servers import MIN_MAJOR, ServerOptions, ServerSpec, Target, open_target, parse_pg
+from experiments.run.preflight import Plan, preflight
+from experiments.servers import MIN_MAJOR, ServerSpec, Target, open_target
 from experiments.servers.sessions import WrongSchema, connect_in_schema
 
 log = logging.getLogger("experiments.runner")
@@ -58,18 +59,15 @@ def _raise_interrupted(signum, frame):
 
 class Runner:
     def __init__(self, settings: Settings, console: Console | None = None, sweep: dict | None = None,
-                 rerun_of: dict | None = None):
+                 rerun_of: dict | None = None, plan: Plan | None = None):
         self.settings = settings
         self.console = console or screen.make_console()
         self.sweep = sweep  # the sweep's id and grid, for a grid point (experiments.run.sweep)
         self.rerun_of = rerun_of  # --from: the original's run id and what differs from it
-        self.strategies: list[Strategy] = select(discover(settings.path(settings.strategies_dir)),
-                                                 settings.strategies)
-        self.specs: list[ServerSpec] = (
-            [ServerSpec("dsn")] if settings.database_url else parse_pg(settings.pg, settings.pg_bin)
-        )
-        self.server_options = ServerOptions(parse_pg_settings(settings.pg_settings), settings.pg_bin,
-                                            settings.schema, settings.keep_schema)
+        plan = plan or preflight(settings)
+        self.strategies: list[Strategy] = plan.strategies
+        self.specs: list[ServerSpec] = plan.specs
+        self.server_options = plan.server_options
         self.seed = settings.seed if settings.seed is not None else random.SystemRandom().randrange(2**31)
         self.run_id = new_run_id()
         self.application = f"upsert-bench:{self.run_id}"  # application_name of every worker session
@@ -82,7 +80,6 @@ class Runner:
         self.unstable: list[tuple[str, str, str, float]] = []  # (server, strategy, phase, CV)
         self.started_at = datetime.now(timezone.utc)
         self.git = git_state()  # at the start: the code that ran, not what it became later
-        check_results_dir(settings.path(settings.results_dir))  # before anything needs removing
         self.scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_DIR_PREFIX))
         (self.scratch / OWNER_FILE).write_text(str(os.getpid()))
 

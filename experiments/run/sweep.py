@@ -11,9 +11,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from contract.errors import UsageError
-from experiments.catalog import discover, select
 from experiments.config import Settings
-from experiments.run.runner import Runner
+from experiments.run.preflight import preflight
 
 
 def parse_list(text: str, name: str) -> list[int]:
@@ -27,8 +26,10 @@ def parse_list(text: str, name: str) -> list[int]:
 
 
 def run_sweep(settings: Settings, items: list[int], threads: list[int], echo=print) -> int:
+    catalogue = preflight(settings).strategies  # a bad setting is one line before the harness loads
+    from experiments.run.runner import Runner
+
     sweep_id = datetime.now(timezone.utc).strftime("sweep-%Y%m%d-%H%M%S")
-    catalogue = select(discover(settings.path(settings.strategies_dir)), settings.strategies)
     threaded = ",".join(s.name for s in catalogue if s.tags.get("threaded"))
     status = 0
     points = [(n, t) for n in items for t in threads if t == threads[0] or threaded]

@@ -21,9 +21,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psycopg
-from psycopg import sql
-
 from contract.errors import UsageError
 from experiments.urls import connect_error, redact_dsn, with_params
 
@@ -102,6 +99,8 @@ class Target:
 
     def lost(self) -> str:
         """One line saying why the server went away, or "" when it still answers."""
+        import psycopg  # here, not at the top: `--pg` is checked without loading the driver
+
         if self.gone is not None:
             return self.gone()
         try:
@@ -141,6 +140,8 @@ def _check_dsn(dsn: str, origin: str) -> None:
 
 
 def _admin(dsn: str, what: str) -> psycopg.Connection:
+    import psycopg
+
     from experiments.servers.sessions import connect_failure
 
     try:
@@ -212,17 +213,24 @@ def open_target(spec: ServerSpec, run_id: str, log_dir: Path | None = None,
                      info["server_version"], info, gone, cpu_seconds)
 
 
-@contextmanager
-def _dsn_target(database_url: str, run_id: str, options: ServerOptions,
-                params: dict[str, str]) -> Iterator[Target]:
-    from experiments.servers.sessions import require_schema
-
+def check_dsn_options(database_url: str, options: ServerOptions) -> None:
+    """What can be refused about a --dsn run without connecting: the URI, --pg-setting, --schema."""
     _check_dsn(database_url, "--dsn / DATABASE_URL")
     if options.settings:
         raise UsageError("--pg-setting cannot be applied to a --dsn server: it is not ours to configure")
+    if options.schema and not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", options.schema):
+        raise UsageError(f"--schema {options.schema!r}: use lower-case letters, digits and _ (max 63)")
+
+
+@contextmanager
+def _dsn_target(database_url: str, run_id: str, options: ServerOptions,
+                params: dict[str, str]) -> Iterator[Target]:
+    from psycopg import sql
+
+    from experiments.servers.sessions import require_schema
+
+    check_dsn_options(database_url, options)
     schema = options.schema or "upsert_bench_" + re.sub(r"[^a-z0-9]+", "_", run_id.lower()).strip("_")
-    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema):
-        raise UsageError(f"--schema {schema!r}: use lower-case letters, digits and _ (max 63)")
     run_dsn = with_params(database_url, schema, **params)
     # connected as every session of the run will be (search_path option included; its own
     # application_name, which ending a pass's leftovers spares): a pooler that refuses the option

@@ -32,9 +32,6 @@ from collections.abc import Collection
 from contextlib import suppress
 from pathlib import Path
 
-import psutil
-import psycopg
-
 from contract.errors import UsageError
 from experiments import OWNER_FILE, SERVER_DIR_PREFIX
 from experiments.process import die_with_parent
@@ -190,6 +187,8 @@ class Cluster:
         self._wait_ready()
 
     def _wait_ready(self) -> None:
+        import psycopg  # here, not at the top: `--pg` is checked without loading the driver
+
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             if self.process.poll() is not None:
@@ -217,6 +216,8 @@ class Cluster:
         writer, ...), and that of children that exited (the kernel adds a reaped child's time to
         its parent's children times); live children in `excluding` (the harness's own backend,
         whose bookkeeping queries are not the pass's work) left out. None when the server is gone."""
+        import psutil
+
         if self.process is None or self.process.poll() is not None:
             return None
         try:
@@ -262,6 +263,8 @@ class Cluster:
 
 def filesystem_of(path: str | Path) -> dict:
     """Mount point, device and type of the filesystem holding `path` (e.g. a data folder)."""
+    import psutil
+
     path = os.path.realpath(path)
     best = None
     for part in psutil.disk_partitions(all=True):
