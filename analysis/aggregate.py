@@ -2,8 +2,12 @@
 
 The original's columns (`test`, `average_duration`, `average_memory`, `success_rate`,
 `z_duration`, `z_memory`) plus n, median, standard deviation, coefficient of variation, the
-geometric mean with its 95% t-interval (`ci_low`, `ci_high`; analysis.stats), rows written per second, the multiple of the server-only floor and
-the rank. Failed passes count in `success_rate` and nowhere else.
+geometric mean with its 95% t-interval (`ci_low`, `ci_high`; analysis.stats), rows written per
+second, `floor_multiple` (median duration / the floor's median: descriptive), and from the blocked
+model of the phase (contract.ranking, via analysis.phase_ranking): `floor_ratio` (`x floor`) with
+its 95% interval, `rank` (the places a strategy could take, "2-5"; "floor", "suspect", "not
+ranked"), `band` (letters: strategies sharing one cannot be told apart), `blocks` (rounds it
+succeeded in), `below_floor` and `suspect`. Failed passes count in `success_rate` and nowhere else.
 """
 
 from __future__ import annotations
@@ -12,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.load import COMPREHENSIBILITY, CONFIG_COLUMNS
+from analysis.phase_ranking import rank_phase
 from analysis.stats import geometric_mean_ci, zscores
-from contract.ranking import rank
 
 
 def _median(series: pd.Series) -> float:
@@ -65,28 +69,23 @@ def aggregate(passes: pd.DataFrame) -> pd.DataFrame:
     if table.empty:
         return table
     parts = []
-    for _, part in table.groupby(CONFIG_COLUMNS + ["phase"], sort=True):
+    for key, part in table.groupby(CONFIG_COLUMNS + ["phase"], sort=True):
         part = part.copy()
         floor = part.loc[part["reference"] & (part["n_ok"] > 0), "median_duration"]
         part["floor_multiple"] = part["median_duration"] / floor.iloc[0] if len(floor) else float("nan")
-        bands = {r.strategy: r for r in rank_phase(passes, part)}
-        part["rank_band"] = part["strategy"].map(lambda s: bands[s].band if s in bands else "")
-        part["rank"] = part["rank_band"].map(_band_start)
-        part["blocks"] = part["strategy"].map(lambda s: bands[s].blocks if s in bands else 0)
-        for column, attribute in (("floor_ratio", "floor_ratio"), ("floor_ratio_low", "floor_low"),
-                                  ("floor_ratio_high", "floor_high")):
+        ranked = rank_phase(passes, key[:-1], key[-1]).by_strategy()
+        for column, attribute, missing in RANK_COLUMNS:
             part[column] = part["strategy"].map(
-                lambda s, a=attribute: getattr(bands[s], a) if s in bands and getattr(bands[s], a) is not None
-                else float("nan"))
-        part["below_floor"] = part["strategy"].map(lambda s: bool(s in bands and bands[s].below_floor))
+                lambda s, a=attribute, m=missing: m if s not in ranked or getattr(ranked[s], a) is None
+                else getattr(ranked[s], a))
         part["z_duration"] = zscores(part["average_duration"])
         part["z_memory"] = zscores(part["average_memory"])
         parts.append(part)
     table = pd.concat(parts).sort_values(CONFIG_COLUMNS + ["phase", "median_duration"], kind="stable")
     order = [*CONFIG_COLUMNS, "test", "strategy", "phase", "library", "technique", "reference", "n", "n_ok",
              "success_rate", "average_duration", "median_duration", "std_duration", "cv_duration",
-             "geomean_duration", "ci_low", "ci_high", "rows_per_s", "floor_multiple", "rank", "rank_band", "blocks",
-             "floor_ratio", "floor_ratio_low", "floor_ratio_high", "below_floor", "average_memory",
+             "geomean_duration", "ci_low", "ci_high", "rows_per_s", "floor_multiple", "rank", "band", "blocks",
+             "floor_ratio", "floor_ratio_low", "floor_ratio_high", "below_floor", "suspect", "average_memory",
              "median_memory", "memory_ci_low", "memory_ci_high", "z_duration", "z_memory",
              "median_max_rss_mb", "median_wal_bytes", "median_wal_per_row", "median_table_bytes",
              "median_dead_tuples", "median_hot_updates", "median_connections", "median_statements",
@@ -94,23 +93,11 @@ def aggregate(passes: pd.DataFrame) -> pd.DataFrame:
     return table[order].reset_index(drop=True)
 
 
-def _band_start(band: str) -> float:
-    """The band's first rank (ties share it); NaN for the floor, suspects and unranked rows."""
-    head = band.split("-")[0]
-    return float(head) if head.isdigit() else float("nan")
-
-
-def rank_phase(passes: pd.DataFrame, part: pd.DataFrame):
-    """contract.ranking over the passes of one configuration and phase (a block = one repeat
-    of one server of one run)."""
-    first = part.iloc[0]
-    mask = passes["success"] & (passes["phase"] == first["phase"])
-    for column in CONFIG_COLUMNS:
-        mask &= passes[column] == first[column]
-    rows = passes[mask]
-    server = rows["server"].fillna("") if "server" in rows else rows["backend"]
-    blocks = list(zip(rows["run_id"], server, rows["repeat"]))
-    return rank(list(zip(blocks, rows["strategy"], rows["duration_s"].astype(float), rows["reference"])))
+# (column, contract.ranking.Ranked attribute, value when the strategy has none)
+RANK_COLUMNS = [("rank", "rank", ""), ("band", "band", ""), ("blocks", "blocks", 0),
+                ("floor_ratio", "floor_ratio", float("nan")), ("floor_ratio_low", "floor_low", float("nan")),
+                ("floor_ratio_high", "floor_high", float("nan")), ("below_floor", "below_floor", False),
+                ("suspect", "suspect", False)]
 
 
 TIME_SPLIT = ["median_client_cpu_s", "median_server_cpu_s", "median_other_s"]

@@ -45,8 +45,9 @@ KINDS = (
                "side"),
     FigureKind("x_floor", figures.x_floor_figure, "configuration",
                "How far is each strategy from what the server alone needs? Duration as a multiple of the "
-               "server-only floor: the geometric mean of within-repeat ratios with its 95% t-interval (the "
-               "`floor_ratio` columns), strategies labelled with their rank bands", headline=True,
+               "server-only floor from the blocked model (log duration = strategy + round) with its 95% "
+               "t-interval (the `floor_ratio` columns), strategies labelled with their bands (a shared "
+               "letter: cannot be told apart)", headline=True,
                formerly=("floor_multiple",)),
     FigureKind("wal_per_row", figures.wal_figure, "configuration",
                "What does each strategy cost the server? WAL written per row"),
@@ -65,7 +66,8 @@ KINDS = (
     *(FigureKind(f"heatmap_{phase}", figures.heatmap_figure, "configuration",
                  f"Is a difference real ({phase})? Pairwise comparison of durations for the fastest "
                  f"{figures.HEATMAP_STRATEGIES} strategies, one triangle: each cell holds Cliff's delta of "
-                 "row vs column; arrows mark tested pairs that are significant after Holm correction",
+                 "row vs column; arrows mark the pairs the blocked model's comparisons call different "
+                 "(simultaneous over all pairs, Bonferroni)",
                  reads="significance", options={"phase": phase}) for phase in ("insert", "update")),
     FigureKind("versions", versions_figures.versions_figure, "servers",
                "Does the ranking hold on another server? Each strategy on every PostgreSQL server the runs "

@@ -23,6 +23,7 @@ from analysis.figure_style import (
     strategy_labels,
     strategy_order,
 )
+from analysis.significance import PAIR_TEST
 from analysis.stats import DURATION_INTERVAL
 
 
@@ -100,18 +101,20 @@ def wal_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
 
 
 def x_floor_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
-    """x floor from within-repeat ratios (geometric mean, 95% t-interval), strategies labelled
-    with their rank bands; the floor itself is the dashed line at 1x."""
+    """x floor from the blocked model with its 95% interval, strategies labelled with their bands
+    (letters: strategies sharing one cannot be told apart); the floor is the dashed line at 1x."""
     if "floor_ratio" not in table or table["floor_ratio"].notna().sum() == 0:
         return None
     shown = table[~table["reference"]].copy()
-    bands = {(r.strategy, r.phase): r.rank_band for r in shown.itertuples()}
+    bands = {(r.strategy, r.phase): r.band or "-" for r in shown.itertuples()}
     shown["strategy"] = [f"{s}  [{bands.get((s, 'insert'), '-')} | {bands.get((s, 'update'), '-')}]"
                          for s in shown["strategy"]]
     return _paired_bars(shown, "floor_ratio", "floor_ratio_low", "floor_ratio_high",
-                        "duration as a multiple of the server-only floor (dashed line = 1x):\ngeometric mean "
-                        "of within-repeat ratios, error bars 95% t-interval",
-                        "x floor  [rank band: insert | update]",
+                        "duration as a multiple of the server-only floor (dashed line = 1x): blocked model\n"
+                        "(log duration = strategy + round), error bars 95% t-interval of the ratio;\n"
+                        "[band insert | update]: strategies sharing a letter cannot be told apart; "
+                        "- not ranked (under 3 rounds)",
+                        "x floor  [band: insert | update]",
                         provenance, marker_at=1.0)
 
 
@@ -151,9 +154,9 @@ HEATMAP_STRATEGIES = 12  # beyond the fastest dozen, the ranking's gaps are fact
 
 
 def heatmap_figure(pairs: pd.DataFrame, phase: str, provenance: str) -> plt.Figure | None:
-    """Cliff's delta of row vs column durations; arrows where a tested pair's Holm-corrected
-    p < 0.05 (only the pairs significance.py tests: against the floor, neighbours, key pairs)."""
-    part = pairs[(pairs["phase"] == phase) & (pairs["test"] != "kruskal-wallis")]
+    """Cliff's delta of row vs column durations; arrows where the blocked model's comparison of
+    the pair is significant (simultaneous over all pairs: Bonferroni, significance.csv)."""
+    part = pairs[(pairs["phase"] == phase) & (pairs["test"] == PAIR_TEST)]
     if part.empty:
         return None
     everyone = sorted(set(part["a"]) | set(part["b"]),
@@ -183,10 +186,10 @@ def heatmap_figure(pairs: pd.DataFrame, phase: str, provenance: str) -> plt.Figu
     ax.grid(False)
     ax.figure.axes[-1].yaxis.label.set_size(8)
     ax.figure.axes[-1].tick_params(labelsize=7)
-    too_few = part["p_holm"].isna().all()
-    subtitle = ("too few repeats for tests: colours show effect size only" if too_few else
-                "▲ row significantly slower, ▼ faster (paired t-test on log durations within repeats, "
-                "Holm-corrected p < 0.05; tested pairs only: vs the floor, neighbours, key pairs)")
+    too_few = part["p_adjusted"].isna().all()
+    subtitle = ("too few rounds for comparisons: colours show effect size only" if too_few else
+                "▲ row slower, ▼ faster: different in the blocked model's comparisons "
+                "(simultaneous over all pairs, Bonferroni-adjusted p < 0.05)")
     shown = (f"the fastest {len(order)} of {len(everyone)}" if len(everyone) > len(order)
              else f"all {len(order)}")
     ax.set_title(f"{phase}: pairwise comparison of durations, {shown} strategies", loc="left",

@@ -8,8 +8,9 @@ import pandas as pd
 
 from analysis.load import CONFIG_COLUMNS, config_label
 from analysis.report_setup import setup_section
-from analysis.significance import KEY_PAIRS, MIN_BLOCKS_FOR_TESTS
+from analysis.significance import F_TEST, KEY_PAIRS
 from analysis.stats import DURATION_INTERVAL
+from contract.ranking import FLOOR_INTERVAL, MIN_BLOCKS, NOT_RANKED
 
 
 def fmt_p(p: float) -> str:
@@ -34,14 +35,22 @@ def _table(part: pd.DataFrame) -> str:
         cv=part["cv_duration"].map(lambda v: f"{v:.0%}" if pd.notna(v) else "-"),
         memory=part["median_memory"].map(lambda v: f"{v:.1f}" if pd.notna(v) else "-"),
         rows=part["rows_per_s"].map(lambda v: f"{v:,.0f}" if pd.notna(v) else "-"),
-        rank=[("below the floor: suspect" if r.get("below_floor") else r.get("rank_band") or "-")
-              if not r["reference"] else "floor" for _, r in part.iterrows()],
+        rank=[_rank_cell(r) for _, r in part.iterrows()],
+        band=[r.get("band") or "-" for _, r in part.iterrows()],
         name=[f"`{s}`" + (" (floor)" if r else "") for s, r in zip(part["strategy"], part["reference"])],
     )
-    columns = {"rank": "rank band", "name": "strategy", "ok": "ok", "median": "median s",
+    columns = {"rank": "rank", "band": "band", "name": "strategy", "ok": "ok", "median": "median s",
                "ci": f"geometric mean s ({DURATION_INTERVAL})", "cv": "CV",
-               "floor": "x floor (95% t-interval, within-repeat ratios)", "memory": "peak MB", "rows": "rows/s"}
+               "floor": f"x floor ({FLOOR_INTERVAL})", "memory": "peak MB", "rows": "rows/s"}
     return shown[list(columns)].rename(columns=columns).to_markdown(index=False, disable_numparse=True)
+
+
+def _rank_cell(row: pd.Series) -> str:
+    if row["reference"]:
+        return "floor"
+    if row.get("suspect"):
+        return "below the floor: suspect"
+    return (str(row.get("rank") or "-") + (" (below the floor)" if row.get("below_floor") else ""))
 
 
 def _floor_cell(row: pd.Series) -> str:
@@ -53,13 +62,12 @@ def _floor_cell(row: pd.Series) -> str:
 
 
 def _verdict(row: pd.Series) -> str:
-    ci = (f" (95% t-interval of within-repeat ratios {row['ratio_ci_low']:.2f}–{row['ratio_ci_high']:.2f}x, "
-          f"{int(row['blocks'])} repeats)" if pd.notna(row["ratio_ci_low"]) else "")
-    if pd.isna(row.get("p_holm")):
-        return f"{ci}, no test ({row['note'] or 'not one of the questions tested'})"
+    if pd.isna(row.get("p_adjusted")):
+        return f", not compared ({row['note'] or 'too few rounds'})"
+    ci = f" (simultaneous 95% interval {row['ratio_ci_low']:.2f}–{row['ratio_ci_high']:.2f}x)"
     if row["significant"] == True:  # noqa: E712 (numpy or Python bool)
-        return f"{ci}, {fmt_p(row['p_holm'])} after Holm correction"
-    return f"{ci}, not a significant difference ({fmt_p(row['p_holm'])} after Holm correction)"
+        return f"{ci}, different: {fmt_p(row['p_adjusted'])}, adjusted over all pairs"
+    return f"{ci}, cannot be told apart ({fmt_p(row['p_adjusted'])}, adjusted over all pairs)"
 
 
 def _pair(pair_rows: pd.DataFrame, one: str, other: str) -> pd.Series | None:
@@ -69,43 +77,58 @@ def _pair(pair_rows: pd.DataFrame, one: str, other: str) -> pd.Series | None:
 
 
 def findings(agg: pd.DataFrame, pairs: pd.DataFrame, phase: str, items: int) -> list[str]:
-    ranked = agg[~agg["reference"] & agg["median_duration"].notna()].sort_values("median_duration")
+    ranked = agg[~agg["reference"] & agg["band"].fillna("").astype(bool)].sort_values("floor_ratio")
     if ranked.empty:
-        return [f"- **{phase}:** no strategy succeeded."]
-    if "below_floor" in ranked:
-        ranked = ranked[~ranked["below_floor"].fillna(False).astype(bool)]
-        if ranked.empty:
-            return [f"- **{phase}:** every strategy measured below the floor: suspect."]
+        return [f"- **{phase}:** no strategy ran the {MIN_BLOCKS} rounds a comparison needs."]
     best, worst = ranked.iloc[0], ranked.iloc[-1]
-    band = best.get("rank_band")
     floor_text = f", {_floor_cell(best)} the server-only floor" if _floor_cell(best) != "-" else ""
-    lines = [f"- **{phase}:** first in the ranking `{best['strategy']}` ({fmt_s(best['median_duration'])} "
-             f"median{floor_text}"
-             + (f"; rank band {band}: {'alone' if '-' not in str(band) else 'tied with the others in it'}"
-                if isinstance(band, str) and band else "")
+    tied = [f"`{r.strategy}`" for r in ranked.iloc[1:].itertuples() if set(r.band) & set(best["band"])]
+    lines = [f"- **{phase}:** first `{best['strategy']}` ({fmt_s(best['median_duration'])} median{floor_text}; "
+             + (f"cannot be told apart from {', '.join(tied)}" if tied else "ahead of every other strategy")
              + f"); last `{worst['strategy']}` ({fmt_s(worst['median_duration'])}, "
              f"{worst['median_duration'] / best['median_duration']:.1f}x slower)."]
-    if "below_floor" in agg:
-        lines += [f"- **{phase}:** `{r.strategy}` measured below the floor ({_floor_cell(pd.Series(r._asdict()))}): "
-                  "suspect, not ranked." for r in agg[agg["below_floor"].fillna(False).astype(bool)].itertuples()]
+    for r in agg[agg["suspect"].fillna(False).astype(bool)].itertuples():
+        lines.append(f"- **{phase}:** `{r.strategy}` measured below the floor "
+                     f"({_floor_cell(pd.Series(r._asdict()))}) on one connection: suspect, not ranked.")
+    unranked = agg[~agg["reference"] & (agg["rank"] == NOT_RANKED)]
+    if len(unranked):
+        lines.append(f"- **{phase}:** not ranked (fewer than {MIN_BLOCKS} successful rounds): "
+                     + ", ".join(f"`{s}`" for s in unranked["strategy"]) + ".")
     failed = agg[agg["n_ok"] < agg["n"]]
     for row in failed.itertuples():
         lines.append(f"- **{phase}:** `{row.strategy}` failed {int(row.n - row.n_ok)} of {int(row.n)} passes.")
-    pair_rows = pairs[(pairs["phase"] == phase) & (pairs["test"] != "kruskal-wallis")]
+    pair_rows = pairs[(pairs["phase"] == phase) & (pairs["test"] != F_TEST)]
     for one, other, question in KEY_PAIRS:
         row = _pair(pair_rows, one, other)
         if row is not None:
             lines.append(f"  - {question}: {_compared(row)} at {items:,} items{_verdict(row)}.")
-    neighbours = pair_rows[pair_rows["question"] == "neighbours in the ranking"].sort_values("median_a")
-    if len(neighbours):
+    order = list(ranked["strategy"])
+    neighbours = [row for one, other in zip(order, order[1:]) if (row := _pair(pair_rows, one, other)) is not None]
+    if neighbours:
         lines.append(f"  - neighbours in the {phase} ranking:")
-        lines += [f"    - {_compared(row)}{_verdict(row)}." for _, row in neighbours.iterrows()]
+        lines += [f"    - {_compared(row)}{_verdict(row)}." for row in neighbours]
     return lines
 
 
 def _compared(row: pd.Series) -> str:
     """`b` takes 2.10x the time of `a` (a ratio of durations, whichever way it falls)."""
     return f"`{row['b']}` takes {row['ratio']:.2f}x the time of `{row['a']}`"
+
+
+RANKING_TEXT = (
+    "How to read the ranking. Every number comes from one model per phase: log duration = strategy + "
+    "round, fitted over all passes (a round is one shuffled pass of every strategy, so a slow round "
+    "of the machine is not charged to whoever ran in it). `x floor` is the strategy's duration over "
+    f"the server-only floor's with its {FLOOR_INTERVAL}; each strategy's own noise is estimated from its "
+    "passes, moderated toward the others' (empirical Bayes). Pairs are compared with intervals and "
+    "p-values simultaneous over all pairs of the phase (Bonferroni, `significance.csv`), and ranks "
+    "and bands come from those same comparisons: **rank** is the range of places a strategy could "
+    "take (1 + the strategies shown faster, to the count of those not shown slower); strategies "
+    "that share a **band** letter cannot be told apart, strategies with no letter in common differ. "
+    f"A strategy with fewer than {MIN_BLOCKS} successful rounds is not ranked. The floor uses a "
+    "single connection: no single-connection strategy can beat it, so one whose whole interval is "
+    "below it is shown as suspect, not ranked; a strategy using several connections can keep several "
+    "server processes busy and, given spare cores, legitimately come close to or below it.")
 
 
 def config_section(config: tuple, agg: pd.DataFrame, pairs: pd.DataFrame, figures: list[str]) -> list[str]:
@@ -116,17 +139,7 @@ def config_section(config: tuple, agg: pd.DataFrame, pairs: pd.DataFrame, figure
             continue
         lines += [f"### {phase} pass", "", _table(part), ""]
     lines += ["### Findings", ""]
-    lines += ["Rank bands: a strategy is placed above another only when their 95% intervals of `x floor` "
-              "(geometric mean of within-repeat ratios to the floor) do not overlap; strategies that "
-              "cannot be told apart share a band. The floor uses a single connection: no single-connection "
-              "strategy can beat it, so one measured below it beyond the noise is shown as suspect, not "
-              "ranked; a strategy using several connections can keep several server processes busy and, "
-              "given spare cores, legitimately come close to or below it.", "",
-              f"Tests (`significance.csv`) are asked only what they can answer: each strategy against the "
-              f"floor, neighbours in the ranking and the key pairs below, each a paired t-test on log "
-              f"durations within repeats (at least {MIN_BLOCKS_FOR_TESTS} common repeats), Holm-corrected "
-              "over those questions (statsmodels); ratios are geometric means of within-repeat ratios "
-              "with a 95% t-interval.", ""]
+    lines += [RANKING_TEXT, ""]
     for phase in ("insert", "update"):
         part = agg[agg["phase"] == phase]
         if not part.empty:

@@ -151,6 +151,8 @@ class AutoRepeat(Part):
     budget_s: float | None = entry("seconds the run may take")
     target_pct: float | None = entry("stop a strategy once its 95% interval is within +- this percent")
     min_repeat: int | None = entry("repeats at least")
+    min_repeat_cheap: int | None = entry("repeats at least for a strategy whose passes take under a second "
+                                         "(absent before this was recorded)", omitted_when_none=True)
     max_repeat: int | None = entry("repeats at most")
     extra: dict = extra_keys()
 
@@ -198,6 +200,10 @@ class Manifest(Part):
     auto_repeat: AutoRepeat | None = entry("with `--repeat auto`, its limits; None for a fixed count")
     repeats: dict[str, dict[str, RepeatReport]] = entry("server label -> strategy -> the repeats it got and "
                                                         "why it stopped", factory=dict)
+    slow_rounds: dict[str, dict[str, tuple[int, ...]]] | None = entry(
+        "server label -> phase -> rounds whose effect in the blocked model lies beyond 3.5 median "
+        "absolute deviations of the others' (a slow or fast round: the model charges it to the round, "
+        "not to the strategies in it); absent before this was recorded", omitted_when_none=True)
     measure_memory: bool | None = entry("memory was measured (a memray-tracked process per pass)")
     memory_repeats: int | None = entry("in how many first repeats memory was measured (0: never)")
     timing: str | None = entry("how duration and memory were measured, in words")

@@ -1,47 +1,206 @@
-"""How strategies are ranked: the one rule the run's summary and the report both apply.
+"""How strategies are ranked: the one rule the run's summary, its schedule and the report apply.
 
-A **block** is one repeat on one server of one run: the shuffled round in which every strategy
-ran once. Durations are compared within blocks, so slow drift of the machine cancels:
+Per configuration and phase, the **blocked model** (`contract.blocked_model`) estimates every
+strategy's effect from all passes at once, a block being one shuffled round. From it:
 
-- `x floor` is, per block, a strategy's duration divided by the floor's in the same block; the
-  blocks' ratios are summarised by their geometric mean with a 95% t-interval on the log ratios
-  (scipy; valid for any number of blocks >= 2 if the log ratios are roughly normal);
-- a strategy is placed above another only when their intervals of `x floor` do not overlap
-  (without a floor: their intervals of the geometric mean duration); its **rank band** runs from
-  1 + the number of strategies established faster to the number not established slower, so
-  strategies that cannot be told apart share a band such as "2-5" (non-overlapping 95%
-  intervals are a stricter criterion than one 5% test, which also covers the many pairs);
-- a strategy whose interval of `x floor` lies wholly below 1 is flagged **below the floor —
-  suspect** and left out of the ranking: with one connection nothing can beat the floor, so it
-  is a measurement problem, or a strategy using several connections on a machine with spare cores.
-
-With fewer than 2 blocks nothing can be established: every strategy shares one band.
+- **`x floor`** is exp(effect of the strategy - effect of the floor), with the 95% t-interval of
+  that one contrast at the model's residual degrees of freedom (FLOOR_INTERVAL): the answer to
+  "how far is this strategy from the floor", read one strategy at a time;
+- every ratio between two strategies is formed the same way, and its interval and p-value are
+  **simultaneous over all pairs of the phase** (PAIR_INTERVAL: Bonferroni over the m = k(k-1)/2
+  pairs of the k compared strategies, the floor included: the half-width of log(b / a) is
+  t(1 - 0.05 / 2m; df) x its standard error, df the smaller of the two strategies' degrees of
+  freedom; the adjusted p-value is min(1, m x p)). Bonferroni holds whatever the strategies'
+  noise and the comparisons' correlation (Tukey's studentized range needs one common variance)
+  and, at k = 27, is 5% wider than Tukey would be. A pair's interval excludes 1 exactly when its
+  adjusted p < 0.05, and ranks and bands come from these same comparisons;
+- a strategy's **rank** is the interval of places it could take: from 1 + the number of strategies
+  shown faster to the number not shown slower ("2-5");
+- its **band** is a set of letters (a compact letter display, Piepho's insert-absorb algorithm):
+  two strategies share a letter exactly when the comparisons cannot tell them apart, and have no
+  letter in common exactly when they differ. Rank intervals can overlap for two strategies that
+  differ (A < B, both tied with C); bands cannot;
+- a strategy with fewer than MIN_BLOCKS rounds is **not ranked** (no rank, no band, no interval);
+- a single-connection strategy whose `x floor` is below 1 is flagged **below the floor**; when its
+  whole interval is below 1 it is a **suspect** and is not ranked: with one connection nothing
+  can beat the floor, so it is a measurement problem. Strategies that use several connections
+  (`parallel`) may beat it and are ranked as usual.
 """
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import combinations
+from string import ascii_lowercase, ascii_uppercase
+
+from contract.blocked_model import Fit, fit
 
 ALPHA = 0.05
-INTERVAL = "95% t-interval of the geometric mean of within-repeat ratios"
+MIN_BLOCKS = 3  # rounds a strategy needs to be compared (and the floor, to give `x floor`)
+FLOOR_INTERVAL = "95% t-interval of the ratio to the floor (blocked model; this comparison alone)"
+PAIR_INTERVAL = "95% simultaneous interval over all pairs of the phase (Bonferroni, blocked model)"
+NOT_RANKED = "not ranked"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    a: str  # the faster of the two (by the model)
+    b: str
+    ratio: float  # duration b / duration a, from the model (>= 1)
+    low: float  # simultaneous 95% interval of the ratio (NaN without residual df)
+    high: float
+    p_value: float  # adjusted (Bonferroni over the phase's pairs)
+    significant: bool
 
 
 @dataclass(frozen=True)
 class Ranked:
     strategy: str
-    blocks: int  # blocks in which it (and, for the ratio, the floor) succeeded
-    geometric_mean_s: float
-    floor_ratio: float | None  # geometric mean of the within-block ratios to the floor
-    floor_low: float | None
+    blocks: int  # rounds in which it succeeded
+    geometric_mean_s: float  # of its own durations (descriptive; ratios come from the model)
+    floor_ratio: float | None  # x floor from the model
+    floor_low: float | None  # its FLOOR_INTERVAL
     floor_high: float | None
-    band: str  # "3", "2-5"; "floor" for the reference, "suspect" below the floor
-    below_floor: bool = False
+    rank: str  # "3", "2-5"; "floor", "suspect" or "not ranked"
+    band: str = ""  # letters; "" for the floor, suspects and strategies not ranked
+    below_floor: bool = False  # x floor < 1 for a single-connection strategy
+    suspect: bool = False  # ... and its whole interval below 1
+
+    @property
+    def ranked(self) -> bool:
+        return bool(self.band)
+
+
+@dataclass(frozen=True)
+class Ranking:
+    entries: list[Ranked]  # the floor first, then ranked strategies fastest first, then the rest
+    comparisons: dict[frozenset, Comparison]  # every pair of compared strategies
+    model: Fit | None
+    compared: int  # k: strategies in the simultaneous family (the floor included)
+
+    def by_strategy(self) -> dict[str, Ranked]:
+        return {entry.strategy: entry for entry in self.entries}
+
+
+@lru_cache(maxsize=4096)
+def t_quantile(df: float, level: float = 1 - ALPHA / 2) -> float:
+    """t(level; df): the multiple of a contrast's standard error in its half-width."""
+    from scipy import stats
+
+    return float(stats.t.ppf(level, df))
+
+
+def two_sided_p(estimate: float, se: float, df: float) -> float:
+    """The p-value of one contrast alone (no spread: 1 when it is 0, else 0)."""
+    from scipy import stats
+
+    if se <= 0:
+        return 1.0 if estimate == 0 else 0.0
+    return float(2 * stats.t.sf(abs(estimate / se), df))
+
+
+def letters(order: list[str], different: set[frozenset]) -> dict[str, str]:
+    """A compact letter display: strategies share a letter exactly when their pair is not in
+    `different` (Piepho 2004, insert-absorb). Letters go by the fastest member of each column."""
+    columns: list[set[str]] = [set(order)]
+    for pair in sorted(different, key=lambda p: sorted(p)):
+        one, other = sorted(pair)
+        split = []
+        for column in columns:
+            if one in column and other in column:
+                split += [column - {one}, column - {other}]
+            else:
+                split.append(column)
+        # absorb: a column inside another says nothing the other does not
+        columns = [c for i, c in enumerate(split)
+                   if c and not any((c < d) or (c == d and j < i) for j, d in enumerate(split))]
+    position = {s: i for i, s in enumerate(order)}
+    columns.sort(key=lambda c: sorted(position[s] for s in c))
+    names = list(ascii_lowercase + ascii_uppercase) + [f"z{i}" for i in range(len(columns))]
+    return {s: "".join(names[i] for i, c in enumerate(columns) if s in c) for s in order}
+
+
+def compare_all(model: Fit, family: list[str]) -> dict[frozenset, Comparison]:
+    """Every pair of `family`, Bonferroni over the k(k-1)/2 pairs: the faster first."""
+    pairs = len(family) * (len(family) - 1) // 2
+    comparisons = {}
+    for one, other in combinations(family, 2):
+        estimate, se, df = model.contrast(one, other)
+        a, b = (one, other) if estimate >= 0 else (other, one)
+        estimate = abs(estimate)
+        half = t_quantile(df, 1 - ALPHA / (2 * pairs)) * se
+        p = min(1.0, pairs * two_sided_p(estimate, se, df))
+        comparisons[frozenset((a, b))] = Comparison(a, b, math.exp(estimate), math.exp(estimate - half),
+                                                    math.exp(estimate + half), p, p < ALPHA)
+    return comparisons
+
+
+def rank(durations: list[tuple[object, str, float, bool]], parallel: frozenset[str] = frozenset()) -> Ranking:
+    """Rank one phase of one configuration. `durations`: (block, strategy, seconds, reference)
+    of its successful passes; `parallel`: strategies using several connections (they may beat
+    the floor)."""
+    references = sorted({s for _, s, seconds, ref in durations if ref and seconds and seconds > 0})
+    own: dict[str, list[float]] = {}
+    for _, strategy, seconds, _ in durations:
+        if seconds and seconds > 0:
+            own.setdefault(strategy, []).append(math.log(seconds))
+    model = fit([(block, strategy, seconds) for block, strategy, seconds, _ in durations])
+    if model is None:
+        return Ranking([], {}, None, 0)
+    family = [s for s in model.strategies if model.blocks[s] >= MIN_BLOCKS]
+    k = len(family)
+    can_compare = k >= 2 and model.df >= 1
+    comparisons = compare_all(model, family) if can_compare else {}
+    floor = references[0] if references and references[0] in model.strategies else None
+
+    def floor_ratio(s: str) -> tuple[float | None, float | None, float | None]:
+        if floor is None or s in references:
+            return None, None, None
+        estimate, se, df = model.contrast(floor, s)
+        if s in family and floor in family and can_compare:
+            half = t_quantile(df) * se
+            return math.exp(estimate), math.exp(estimate - half), math.exp(estimate + half)
+        return math.exp(estimate), None, None
+
+    ratios = {s: floor_ratio(s) for s in model.strategies}
+    below = {s for s, (r, _, _) in ratios.items() if r is not None and r < 1 and s not in parallel}
+    suspects = {s for s in below if ratios[s][2] is not None and ratios[s][2] < 1}
+    effect = {s: float(model.effects[model.index(s)]) for s in model.strategies}
+    ranked = sorted((s for s in family if s not in references and s not in suspects),
+                    key=lambda s: (effect[s], s))
+    different = {pair for pair, c in comparisons.items() if c.significant and pair <= set(ranked)}
+    bands = letters(ranked, different) if can_compare else {}
+    places = {}
+    for s in ranked:
+        faster = sum(1 for o in ranked if frozenset((o, s)) in different and effect[o] < effect[s])
+        slower = sum(1 for o in ranked if frozenset((o, s)) in different and effect[o] > effect[s])
+        first, last = faster + 1, len(ranked) - slower
+        places[s] = str(first) if first == last else f"{first}-{last}"
+    rest = sorted((s for s in own if s not in references and s not in ranked),
+                  key=lambda s: (effect.get(s, math.inf), s))
+
+    def entry(s: str) -> Ranked:
+        logs = own[s]
+        ratio, low, high = ratios.get(s, (None, None, None))
+        if s in references:
+            place = "floor"
+        elif s in suspects:
+            place = "suspect"
+        else:
+            place = places.get(s, NOT_RANKED) if can_compare else NOT_RANKED
+        return Ranked(s, model.blocks.get(s, 0), math.exp(sum(logs) / len(logs)), ratio, low, high, place,
+                      bands.get(s, "") if place not in ("floor", "suspect", NOT_RANKED) else "",
+                      below_floor=s in below, suspect=s in suspects)
+
+    entries = [entry(s) for s in references + ranked + rest]
+    return Ranking(entries, comparisons, model, k if can_compare else 0)
 
 
 def geometric_interval(logs: list[float]) -> tuple[float, float, float]:
-    """(geometric mean, low, high) of exp(logs), 95% t-interval; NaN bounds with < 2 values."""
+    """(geometric mean, low, high) of exp(logs), 95% t-interval; NaN bounds with < 2 values.
+    For one strategy's own durations (aggregate.csv's ci_low/ci_high), not for comparisons."""
     from scipy import stats
 
     n = len(logs)
@@ -55,44 +214,15 @@ def geometric_interval(logs: list[float]) -> tuple[float, float, float]:
     return math.exp(mean), math.exp(mean - half), math.exp(mean + half)
 
 
-def rank(durations: list[tuple[object, str, float, bool]]) -> list[Ranked]:
-    """Rank one phase of one configuration. `durations`: (block, strategy, seconds, reference)
-    of its successful passes. Returns one `Ranked` per strategy, in ranking order (the floor
-    first, suspects last)."""
-    by_strategy: dict[str, dict] = defaultdict(dict)
-    references = set()
-    for block, strategy, seconds, reference in durations:
-        if seconds and seconds > 0:
-            by_strategy[strategy][block] = seconds
-            if reference:
-                references.add(strategy)
-    floor = by_strategy.get(min(references)) if references else None
-    summary, interval = {}, {}
-    for strategy, blocks in by_strategy.items():
-        mean, mean_low, mean_high = geometric_interval([math.log(v) for v in blocks.values()])
-        ratio = low = high = None
-        if floor is not None and strategy not in references:
-            logs = [math.log(blocks[k] / floor[k]) for k in blocks if k in floor]
-            if logs:
-                ratio, low, high = geometric_interval(logs)
-        summary[strategy] = (len(blocks), mean, ratio, low, high)
-        interval[strategy] = (low, high) if floor is not None else (mean_low, mean_high)
-    suspects = {s for s, (_, _, ratio, _, high) in summary.items()
-                if high is not None and not math.isnan(high) and high < 1}
-    ranked = sorted((s for s in summary if s not in references and s not in suspects),
-                    key=lambda s: (summary[s][1], s))
+FAR_BELOW = 0.9  # a pass more than 10% faster than the floor's pass of its round
 
-    def known(s):
-        low, high = interval[s]
-        return low is not None and not math.isnan(low)
 
-    bands = {}
-    for s in ranked:
-        faster = sum(1 for o in ranked if o != s and known(o) and known(s) and interval[o][1] < interval[s][0])
-        slower = sum(1 for o in ranked if o != s and known(o) and known(s) and interval[o][0] > interval[s][1])
-        first, last = faster + 1, len(ranked) - slower
-        bands[s] = str(first) if first == last else f"{first}-{last}"
-    order = sorted(references) + ranked + sorted(suspects, key=lambda s: summary[s][1])
-    return [Ranked(s, summary[s][0], summary[s][1], summary[s][2], summary[s][3], summary[s][4],
-                   "floor" if s in references else "suspect" if s in suspects else bands[s],
-                   below_floor=s in suspects) for s in order]
+def below_floor_passes(durations: list[tuple[object, str, float, bool]],
+                       parallel: frozenset[str] = frozenset()) -> list[tuple[object, str, float]]:
+    """(block, strategy, ratio) of the single-connection passes that took less than FAR_BELOW of
+    the floor's pass in the same round: each is noise or a measurement problem (counted in the
+    run log; the model's `x floor` decides whether the strategy is a suspect)."""
+    floors = {block: seconds for block, strategy, seconds, ref in durations if ref and seconds}
+    return sorted(((block, strategy, seconds / floors[block]) for block, strategy, seconds, ref in durations
+                   if not ref and strategy not in parallel and seconds and block in floors
+                   and seconds < FAR_BELOW * floors[block]), key=lambda x: (str(x[0]), x[1]))

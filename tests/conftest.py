@@ -49,12 +49,17 @@ def pytest_collection_modifyitems(config, items):
 
 
 def _postgres_processes() -> set[int]:
+    """PostgreSQL (and PgBouncer) processes below this test process: servers that other work on
+    the machine runs (a benchmark, another test session) are not this lane's business."""
     import psutil
 
     found = set()
-    for process in psutil.process_iter(["name"]):
-        if process.info["name"] in ("postgres", "postmaster", "initdb", "pgbouncer"):
-            found.add(process.pid)
+    for process in psutil.Process().children(recursive=True):
+        try:
+            if process.name() in ("postgres", "postmaster", "initdb", "pgbouncer"):
+                found.add(process.pid)
+        except psutil.Error:  # exited meanwhile
+            pass
     return found
 
 

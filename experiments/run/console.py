@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import statistics
 from collections import defaultdict
@@ -18,10 +19,12 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from contract.ranking import INTERVAL, Ranked, rank
+from contract.ranking import FAR_BELOW, FLOOR_INTERVAL, NOT_RANKED, Ranked, Ranking, below_floor_passes, rank
 from contract.row import PassRow
 from contract.workload import PHASES
 from experiments.catalog import Strategy, broken_rules
+
+log = logging.getLogger("experiments.runner")
 
 
 def make_console() -> Console:
@@ -66,24 +69,53 @@ def _floor_text(ranked: Ranked | None) -> str:
     return f"{ranked.floor_ratio:,.2f}x ({ranked.floor_low:,.2f}-{ranked.floor_high:,.2f})"
 
 
+def _phase_passes(rows: list[PassRow], server: str, phase: str) -> tuple[list[tuple], frozenset[str]]:
+    """(block, strategy, seconds, reference) of one server's successful passes of one phase (a
+    block: one repeat), and the strategies that opened several connections (they may beat the
+    floor)."""
+    good = [r for r in rows if r.server == server and r.phase == phase and r.success]
+    connections: dict[str, list[int]] = defaultdict(list)
+    for r in good:
+        if r.connections is not None:
+            connections[r.strategy].append(r.connections)
+    parallel = frozenset(s for s, counts in connections.items() if statistics.median(counts) > 1)
+    return [(r.repeat, r.strategy, r.duration_s, r.reference) for r in good], parallel
+
+
+def phase_ranking(rows: list[PassRow], server: str, phase: str) -> Ranking:
+    """contract.ranking over one server's successful passes of one phase."""
+    passes, parallel = _phase_passes(rows, server, phase)
+    return rank(passes, parallel=parallel)
+
+
+def log_below_floor(rows: list[PassRow]) -> int:
+    """Name in the run log every single-connection pass far below the floor's pass of its round
+    (contract.ranking.below_floor_passes); returns how many."""
+    count = 0
+    for server, phase in sorted({(r.server, r.phase) for r in rows}):
+        for block, strategy, ratio in below_floor_passes(*_phase_passes(rows, server, phase)):
+            log.warning("%s %s repeat %s on %s took %.2fx the floor's pass of its round: below the floor "
+                        "on one connection (noise, or a measurement problem)", strategy, phase, block, server, ratio)
+            count += 1
+    return count
+
+
 def summary_table(rows: list[PassRow]) -> Table:
-    """Per server x phase, the strategies in ranking order (contract.ranking): rank band, median
-    duration, `x floor` from within-repeat ratios with its interval, the CPU split, memory."""
+    """Per server x phase, the strategies in ranking order (contract.ranking, the blocked model):
+    rank, band, median duration, `x floor` with its interval, the CPU split, memory."""
     groups: dict[tuple, list[PassRow]] = defaultdict(list)
     for row in rows:
         groups[(row.server, row.phase, row.strategy)].append(row)
-    ranking: dict[tuple, dict[str, Ranked]] = {}
-    for server, phase in sorted({(r.server, r.phase) for r in rows}, key=lambda k: (k[0], PHASES.index(k[1]))):
-        good = [(r.repeat, r.strategy, r.duration_s, r.reference) for r in rows
-                if r.server == server and r.phase == phase and r.success]
-        ranking[(server, phase)] = {entry.strategy: entry for entry in rank(good)}
+    ranking = {key: phase_ranking(rows, *key).by_strategy()
+               for key in sorted({(r.server, r.phase) for r in rows}, key=lambda k: (k[0], PHASES.index(k[1])))}
     several_servers = len({row.server for row in rows}) > 1
     server_cpu = any(row.server_cpu_s is not None for row in rows)
     floors = any(entry.floor_ratio is not None for part in ranking.values() for entry in part.values())
-    table = Table(title="Summary: medians of successful passes; rank bands and x floor (with its "
-                        f"{INTERVAL}) from within-repeat comparisons; CPU of the strategy's process "
+    table = Table(title="Summary: medians of successful passes. Rank (places a strategy could take) and "
+                        "band (a shared letter: cannot be told apart) from comparisons simultaneous over "
+                        f"all pairs; x floor with its {FLOOR_INTERVAL}; CPU of the strategy's process "
                         "during main() and of all server processes", title_justify="left")
-    for column in ("server", "phase", "rank", "strategy", "ok", "duration s", "x floor", "client CPU s",
+    for column in ("server", "phase", "rank", "band", "strategy", "ok", "duration s", "x floor", "client CPU s",
                    "server CPU s", "peak MB", "WAL MB"):
         if (column == "server" and not several_servers or column == "x floor" and not floors
                 or column == "server CPU s" and not server_cpu):
@@ -100,14 +132,17 @@ def summary_table(rows: list[PassRow]) -> Table:
             def fmt(key, scale=1.0, digits=1):
                 value = _median([getattr(r, key) for r in good])
                 return "-" if value is None else f"{value / scale:,.{digits}f}"
-            band = entry.band if entry else "-"
-            if entry and entry.below_floor:
-                band = "below the floor: suspect"
-            cells = [phase, band, strategy, f"{len(good)}/{len(group)}", fmt("duration_s", digits=3),
+            place = entry.rank if entry else NOT_RANKED
+            if entry and entry.suspect:
+                place = "below the floor: suspect"
+            elif entry and entry.below_floor:
+                place += " (below the floor)"
+            cells = [phase, place, (entry.band if entry else "") or "-", strategy, f"{len(good)}/{len(group)}",
+                     fmt("duration_s", digits=3),
                      *([_floor_text(entry)] if floors else []), fmt("client_cpu_s", digits=3),
                      *([fmt("server_cpu_s", digits=3)] if server_cpu else []), fmt("peak_memory_mb"),
                      fmt("wal_bytes", 1e6)]
-            suspect = entry is not None and entry.below_floor
+            suspect = entry is not None and entry.suspect
             table.add_row(*([server] if several_servers else []), *cells,
                           style="red" if len(good) < len(group) or suspect else "")
     return table
@@ -149,6 +184,10 @@ def print_summary(console: Console, rows: list[PassRow], log_path, results_path,
     if not rows:
         return
     console.print(summary_table(rows))
+    below = log_below_floor(rows)
+    if below:
+        console.print(f"[yellow]{below} pass(es) below the floor[/yellow]: single-connection passes more than "
+                      f"{1 - FAR_BELOW:.0%} faster than the floor's pass of their round (named in {log_path})")
     if unstable:
         console.print("[yellow]unstable[/yellow] (durations vary by more than 10%: rerun on a quieter machine "
                       "or with more repeats before trusting their ranks): "

@@ -20,7 +20,7 @@ from contract.manifest import (AutoRepeat, Comprehensibility, Git, Machine, Mani
                                RepeatReport, RerunOf, Server, StrategyEntry, Sweep)
 from experiments import REPO_ROOT
 from experiments.comprehensibility import measure
-from experiments.run.schedule import MIN_ROUNDS
+from experiments.run.schedule import MIN_ROUNDS, MIN_ROUNDS_CHEAP
 
 LOCK_FILE = REPO_ROOT / "locks" / "bench.txt"
 
@@ -117,9 +117,12 @@ def run_manifest(run, resolved: dict[str, str], finished: bool = False) -> Manif
         config_sources=dict(s.sources),
         items=s.items, threads=s.threads, repeat=s.repeat or "auto", timeout_s=s.timeout,
         auto_repeat=None if s.repeat else AutoRepeat(budget_s=s.budget, target_pct=s.target,
-                                                     min_repeat=MIN_ROUNDS, max_repeat=s.max_repeat),
+                                                     min_repeat=MIN_ROUNDS, min_repeat_cheap=MIN_ROUNDS_CHEAP,
+                                                     max_repeat=s.max_repeat),
         repeats={label: {name: RepeatReport.from_dict(entry) for name, entry in report.items()}
                  for label, report in run.repeats.items()},  # per server, per strategy
+        slow_rounds={label: {phase: tuple(rounds) for phase, rounds in found.items()}
+                     for label, found in run.slow_rounds.items()},
         measure_memory=s.measure_memory, memory_repeats=s.memory_repeats if s.measure_memory else 0,
         timing=f"duration from a plain process; memory from a second, memray-tracked process of "
                f"the same pass (both verified) in the first {s.memory_repeats} repeat(s)"

@@ -77,6 +77,7 @@ class Runner:
         self.servers: list[dict] = []  # what the manifest records of each server
         self.checkpoint_ok = True  # recorded in the manifest; False once a server refused CHECKPOINT
         self.repeats: dict[str, dict] = {}  # per server label: Schedule.report()
+        self.slow_rounds: dict[str, dict] = {}  # per server label: Schedule.slow_rounds()
         self.unstable: list[tuple[str, str, str, float]] = []  # (server, strategy, phase, CV)
         self.started_at = datetime.now(timezone.utc)
         self.git = git_state()  # at the start: the code that ran, not what it became later
@@ -205,8 +206,11 @@ class Runner:
                                 self.checkpoint_ok = self.checkpoint_ok and passes.checkpoint_ok
                                 progress.advance(task)
                         schedule.end_round()
+                        if schedule.round == 1 and schedule.auto:
+                            self.console.print(schedule.plan())
             finally:  # also when interrupted: the manifest says how far each strategy got
                 self.repeats[target.label] = schedule.report()
+                self.slow_rounds[target.label] = schedule.slow_rounds()
             self.unstable += [(target.label, *entry) for entry in schedule.unstable()]
             schema.drop_stage(conn, target.schema)
 
