@@ -32,11 +32,12 @@ from analysis.load import (
     variant_slug,
 )
 from analysis.report import build_report
+from analysis.cost_model import cost_model
 from analysis.scaling import growth, speedup
 from analysis.significance import significance
 from contract.manifest import Manifest
 
-TABLES = ("passes", "aggregate", "correlation", "significance", "growth", "speedup", "contention")
+TABLES = ("passes", "aggregate", "correlation", "significance", "growth", "cost", "speedup", "contention")
 ALWAYS_WRITTEN = TABLES[:4]  # the others only when the runs hold a sweep or contention passes
 GENERATED = re.compile(r"^(REPORT\.md|manifest\.json|(" + "|".join(TABLES) + r")\.csv|("
                        + "|".join([*figure_kinds.BY_NAME, *figure_kinds.FORMER_NAMES]) + r")_.+\.(png|svg))$")
@@ -152,7 +153,7 @@ def _versions_figures(out: Output, loaded: Loaded, passes, aggregated) -> list[s
     return names
 
 
-def _scaling_figures(out: Output, loaded: Loaded, passes, aggregated, growths, speedups) -> list[str]:
+def _scaling_figures(out: Output, loaded: Loaded, passes, aggregated, growths, costs, speedups) -> list[str]:
     """Duration and memory against items (per version, backend, machine, threads) and speed-up
     against threads (per version, backend, machine), where the runs span several of them."""
     names = []
@@ -168,7 +169,8 @@ def _scaling_figures(out: Output, loaded: Loaded, passes, aggregated, growths, s
             names += out.figure(kind, slug,
                                 f"{kind.options['metric'].capitalize()} against items: {int(threads)} threads, "
                                 f"PostgreSQL {pg} ({backend}{'' if variant == 'default' else ', ' + variant}), "
-                                f"{machine}", part, growth=fits, provenance=text)
+                                f"{machine}", part, growth=fits, costs=_where(costs, **place, threads=threads),
+                                provenance=text)
     if not speedups.empty:
         for (pg, backend, variant, machine), part in speedups.groupby(
                 ["pg_version", "backend", "variant", "machine"], sort=True):
@@ -191,18 +193,19 @@ def build(results_dir: Path, out_dir: Path, runs: str | None = None, since: str 
                                        kind="stable").reset_index(drop=True)
     aggregated = aggregate(passes)
     pairs = significance(passes)
-    growths, speedups = growth(passes), speedup(passes)
+    growths, costs, speedups = growth(passes), cost_model(passes), speedup(passes)
     outcomes = contention_outcomes(passes)
     kinds = figure_kinds.current_names(kinds)  # a set.json may use a kind's earlier name
     out = Output(out_dir, kinds)
-    tables = dict(zip(TABLES, (passes, aggregated, correlate(aggregated), pairs, growths, speedups, outcomes)))
+    tables = dict(zip(TABLES, (passes, aggregated, correlate(aggregated), pairs, growths, costs, speedups,
+                               outcomes)))
     for name, table in tables.items():
         if not table.empty or name in ALWAYS_WRITTEN:
             out.table(name, table)
     figure_style.setup_style()
     by_config = _configuration_figures(out, loaded, passes, aggregated, pairs)
     versions = _versions_figures(out, loaded, passes, aggregated)
-    scaling = _scaling_figures(out, loaded, passes, aggregated, growths, speedups)
+    scaling = _scaling_figures(out, loaded, passes, aggregated, growths, costs, speedups)
     selected = {r: m for r, m in sorted(loaded.manifests.items()) if r in set(passes["run_id"])}
     manifest = {
         "results_dir": str(results_dir.name),
@@ -215,5 +218,5 @@ def build(results_dir: Path, out_dir: Path, runs: str | None = None, since: str 
     }
     out.text("manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     out.text("REPORT.md", build_report(selected, aggregated, pairs, by_config, versions, scaling, growths,
-                                           outcomes) + "\n")
+                                           outcomes, costs) + "\n")
     return out.written

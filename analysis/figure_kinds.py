@@ -74,11 +74,13 @@ KINDS = (
                "hold, side by side"),
     *(FigureKind(f"scaling_{metric}", scaling_figures.versus_items, "items",
                  f"How does {metric} grow with items? {label} against items, log-log, one row of panels "
-                 "per library, each strategy's fitted exponent in the legend ([below](#scaling-sweep))",
+                 f"per library, {legend} in the legend ([below](#scaling-sweep))",
                  options={"value": value, "ylabel": ylabel, "metric": metric})
-      for metric, label, value, ylabel in (
-          ("duration", "Median duration", "median_duration", "median duration per pass, seconds"),
-          ("memory", "Peak memory", "median_memory", "peak memory, MB (memray)"))),
+      for metric, label, value, ylabel, legend in (
+          ("duration", "Median duration", "median_duration", "median duration per pass, seconds",
+           "each strategy's fixed cost (ms) and cost per item (µs) from `cost.csv`"),
+          ("memory", "Peak memory", "median_memory", "peak memory, MB (memray)",
+           "each strategy's fitted exponent"))),
     FigureKind("speedup", scaling_figures.speedup_figure, "threads",
                "Do threads help? Speed-up over the fewest threads, with its 95% Welch t-interval, against "
                "the ideal min(threads, cores) ([below](#scaling-sweep))", reads="speedup"),

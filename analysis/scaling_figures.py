@@ -37,10 +37,10 @@ def _facets(libraries: dict[str, str]) -> list[tuple[str, list[str]]]:
 
 
 def versus_items(table: pd.DataFrame, value: str, ylabel: str, growth: pd.DataFrame, metric: str,
-                 provenance: str) -> plt.Figure | None:
+                 provenance: str, costs: pd.DataFrame | None = None) -> plt.Figure | None:
     """Median `value` per items count, log-log: one row of panels per library (insert | update),
-    the floor as a grey band in every panel; each row's legend gives every strategy's fitted
-    exponent per phase."""
+    the floor as a grey band in every panel; each row's legend gives every strategy's fixed +
+    per-item cost per phase (duration, analysis.cost_model) or its fitted exponent (memory)."""
     if table["items"].nunique() < 2:
         return None
     libraries = table.groupby("strategy")["library"].first().to_dict()
@@ -76,15 +76,25 @@ def versus_items(table: pd.DataFrame, value: str, ylabel: str, growth: pd.DataFr
                 ax.set_xlabel("items (rows per table)")
             if col == 0:
                 ax.set_ylabel(ylabel, fontsize=8)
-        labels = [name + "  " + " / ".join(f"{phase} ^{exps[(name.removesuffix(FLOOR_LABEL), phase)]:.2f}"
-                                           for phase in phases
-                                           if (name.removesuffix(FLOOR_LABEL), phase) in exps.index)
+        labels = [name + "  " + _legend_values(name.removesuffix(FLOOR_LABEL), phases, metric, exps, costs)
                   for name in handles]
+        title = ("strategy  fixed ms + µs per item (fit to 100,000)" if metric == "duration" and costs is not None
+                 else "strategy  fitted exponent")
         axes[row][-1].legend(list(handles.values()), labels, loc="upper left", bbox_to_anchor=(1.02, 1.0),
-                             fontsize=6.5, frameon=False, title="strategy  fitted exponent", title_fontsize=7)
+                             fontsize=6.5, frameon=False, title=title, title_fontsize=7)
     fig.subplots_adjust(hspace=0.35, wspace=0.08)
     add_provenance(fig, provenance)
     return fig
+
+
+def _legend_values(strategy: str, phases: list[str], metric: str, exps: pd.Series,
+                   costs: pd.DataFrame | None) -> str:
+    if metric == "duration" and costs is not None:
+        fits = costs.set_index(["strategy", "phase"])
+        return " / ".join(f"{phase[:3]} {fits.loc[(strategy, phase), 'fixed_ms']:.0f} + "
+                          f"{fits.loc[(strategy, phase), 'per_item_us']:.1f}"
+                          for phase in phases if (strategy, phase) in fits.index)
+    return " / ".join(f"{phase} ^{exps[(strategy, phase)]:.2f}" for phase in phases if (strategy, phase) in exps.index)
 
 
 def _ticks_at(axis, values) -> None:

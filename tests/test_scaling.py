@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from analysis.load import load_runs
+from analysis.cost_model import cost_model
 from analysis.scaling import growth, speedup
 from test_analysis import make_run
 
@@ -24,6 +25,24 @@ def test_exponents_of_known_growth(tmp_path):
     assert table.loc[("linear", "memory"), "exponent"] == pytest.approx(0.0, abs=0.01)
     low, high = table.loc[("linear", "duration"), ["ci_low", "ci_high"]]
     assert low < 1.0 < high
+
+
+def test_the_cost_model_recovers_a_fixed_and_a_per_item_cost(tmp_path):
+    """8 ms + 9 µs per item, 3% noise: fitted to 100,000 items, checked at 1,000,000, where a
+    power law's exponent (0.68 from 1,000 to 10,000) says little."""
+    rng = np.random.default_rng(3)
+    results = tmp_path / "r"
+    for n, items in enumerate((1000, 10000, 100000, 1000000)):
+        seconds = [(0.008 + 9e-6 * items) * float(np.exp(rng.normal(0, 0.03))) for _ in range(5)]
+        make_run(results, f"2026010{n + 1}-000000-aaaa", {("copy", "insert"): seconds}, items=items)
+    passes = load_runs(results).passes
+    table = cost_model(passes)
+    row = table.iloc[0]
+    assert row["sizes"] == "1000,10000,100000" and row["check_items"] == 1_000_000
+    assert row["fixed_ms_low"] < 8.0 < row["fixed_ms_high"] and abs(row["fixed_ms"] - 8.0) < 1.0
+    assert row["per_item_us_low"] < 9.0 < row["per_item_us_high"] and abs(row["per_item_us"] - 9.0) < 0.3
+    assert row["check_ratio"] == pytest.approx(1.0, abs=0.05)
+    assert cost_model(passes).equals(table)  # a fixed seed: the same runs, the same numbers
 
 
 def test_speedup_from_threads(tmp_path):
