@@ -25,13 +25,14 @@ from pathlib import Path
 
 import psycopg
 
-from contract.row import PassRow, error_kind
+from contract.row import PassRow, error_kind, under_foreign_load
 from experiments import GO_FILE_ENV, REPO_ROOT
 from experiments.catalog import Strategy
 from experiments.config import Settings
 from experiments.database import schema, server_stats
 from experiments.database.verify import Verification, verify
 from experiments.passes import contention
+from experiments.passes.cpu import ForeignMeter
 from experiments.passes.memory import memray_command, read_capture
 from experiments.process import ProcessOutcome, child_env, run_worker
 from experiments.servers import Target
@@ -189,12 +190,20 @@ class PassRunner:
         before = server_stats.snapshot(conn, self.target.schema)
         harness = (conn.info.backend_pid,)  # its snapshot and settle queries are not the pass's
         cpu_before = self.target.cpu_seconds(excluding=harness)
+        # what other processes take meanwhile (foreign_cpu_s); the server's work is this run's
+        meter = ForeignMeter(self.target.cpu_seconds, self.target.kind not in ("dsn", "docker"))
+        meter.start()
         with (contention.contender(self.target.dsn, self.target.schema, s.items, self.scratch,
                                    name + "-contender")
               if contended else nullcontext({})) as rival:
             timed = self._worker(strategy, phase, [sys.executable, "-m"], name,
                                  {GO_FILE_ENV: str(contention.go_file(self.scratch, name + "-contender"))}
                                  if contended else {})
+        meter.stop()  # the worker (and the contender) reaped: their CPU is in our children's times
+        foreign = meter.columns()
+        if under_foreign_load(foreign.get("foreign_cpu_s"), timed.wall_s):
+            log.warning("%s ran under foreign load: other processes took %.3f s of CPU during its %.3f s; "
+                        "its duration is suspect", name, foreign["foreign_cpu_s"], timed.wall_s)
         with self._spending("settle_s"):  # the pass's backends exit: their CPU time is then counted
             after = server_stats.settle(conn, self.target.schema, self.backend_filter, before,
                                         0 if timed.error or contended else 2 * s.items)
@@ -223,20 +232,9 @@ class PassRunner:
             client_cpu_s=_round(timed.result.get("client_cpu_s")),
             server_cpu_s=(_round(cpu_after - cpu_before) if cpu_before is not None and cpu_after is not None
                           else None),
-            **(_contention_columns(rival, check, timed) if contended else {}),
+            **(contention.columns(rival, check, timed) if contended else {}), **foreign,
             **{what: _round(seconds) for what, seconds in self.spent.items()},
             pass_s=_round(time.perf_counter() - started))
-
-
-def _contention_columns(rival: dict, check, timed: ProcessOutcome) -> dict:
-    return {
-        "contender_rows": rival.get("rows"), "contender_retries": rival.get("retries"),
-        "contender_errors": sum(rival.get(k, 0) for k in ("unique_violations", "foreign_key_violations",
-                                                          "other_errors")),
-        "rows_won_by_contender": check.contender_rows,
-        # a strategy that raised rolled back (or stopped): its unwritten rows are not torn
-        "torn_rows": check.torn_rows if not timed.error else None,
-    }
 
 
 def _rss(outcome: ProcessOutcome) -> float:
