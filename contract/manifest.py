@@ -233,6 +233,12 @@ class Manifest(Part):
     sweep: Sweep | None = entry("the sweep this run is a grid point of; None outside a sweep")
     rerun_of: RerunOf | None = entry("the run this one re-runs (`--from`); None otherwise")
     contention: bool | None = entry("update passes raced a second writer (`--contention`)")
+    cpu_split: str | None = entry(
+        "what the rows' server CPU covers: `main-only` (server_cpu_s is the backends' CPU over main() "
+        "alone, read when the worker marks its start and end; background_cpu_s the background "
+        "processes'); absent in older runs, whose server_cpu_s is every server process from the timed "
+        "process's start to after the settle wait (start-up, imports, connecting and settling included)",
+        omitted_when_none=True)
     concurrency: Concurrency | None = entry("the one-run-at-a-time lock and foreign load; absent in runs "
                                             "made before it", omitted_when_none=True)
     extra: dict = extra_keys()

@@ -90,9 +90,14 @@ class PassRow:
     client_cpu_s: float | None = column("CPU time (user + system) of the strategy's process during `main()`: "
                                         "all its threads, and child processes it waited for", "cost",
                                         default=None)
-    server_cpu_s: float | None = column("CPU time of every server process during the timed process (backends "
-                                        "that exited included); empty for a --dsn server (manifest says why)",
-                                        "cost", default=None)
+    server_cpu_s: float | None = column(
+        "CPU time of the server's backends during `main()` alone: live client backends (the harness's own "
+        "aside), parallel workers, the postmaster, and every server process that exited meanwhile (an "
+        "autovacuum worker exiting during `main()` lands here too); with --contention the second writer's "
+        "backend is included. In runs whose manifest has `cpu_split` `main-only`; without it (older runs) "
+        "every server process from the timed process's start to after the settle wait. Docker: every "
+        "process of the container (its cgroup). Empty for a --dsn server (manifest says why)",
+        "cost", default=None)
     pass_s: float | None = column("the whole pass as the harness saw it: restores, both processes, "
                                   "verifications, counters", "cost", default=None)
     prepare_s: float | None = column("restoring the starting state (with VACUUM, CHECKPOINT), all of the "
@@ -115,6 +120,11 @@ class PassRow:
     steal_s: float | None = column("CPU time the hypervisor gave other guests over the same span (/proc/stat "
                                    "steal, every CPU; part of `foreign_cpu_s`); empty without /proc/stat",
                                    "cost", default=None)
+    background_cpu_s: float | None = column(
+        "CPU time of the server's live background processes during `main()` alone (checkpointer, "
+        "background writer, WAL writer, autovacuum launcher and workers, logical replication launcher, "
+        "I/O workers, ...: told apart by their process titles); empty for --dsn and Docker servers and in "
+        "runs before the manifest's `cpu_split` `main-only`", "cost", default=None)
 
     def as_dict(self) -> dict:
         return asdict(self)

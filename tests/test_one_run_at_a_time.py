@@ -22,7 +22,7 @@ import pytest
 from contract.errors import UsageError
 from contract.manifest import Manifest
 from contract.row import under_foreign_load
-from experiments.passes.cpu import ForeignMeter
+from experiments.passes.cpu import ForeignMeter, machine_cpu_seconds, own_cpu_seconds
 from experiments.run.lock import LOCK_FILE_ENV, one_run_at_a_time, read_holder
 
 from conftest import FIXTURES, REPO_ROOT, read_results, run_cli, wait_for_rows
@@ -227,9 +227,19 @@ def test_a_busy_process_during_a_pass_is_foreign_load_and_a_quiet_pass_is_not(tm
     assert "ran under foreign load" in (folder / "run.log").read_text()
     assert Manifest.load(folder).concurrency.passes_under_foreign_load == len(rows)
 
+    # without the loop: what other processes took during the whole run, seen from here (the
+    # run's every process is reaped into our children's times when it ends), bounds the passes'
+    machine, own, started = machine_cpu_seconds()[0], own_cpu_seconds(), time.monotonic()
     folder, rows, stdout = _foreign_run(tmp_path, "quiet")
-    for row in rows:
-        foreign, wall = float(row["foreign_cpu_s"]), float(row["wall_s"])
-        print(f"quiet: {row['phase']}: foreign {foreign:.3f} s over {wall:.3f} s")
-        assert abs(foreign) < max(0.25 * wall, 0.1), row
+    others = machine_cpu_seconds()[0] - machine - (own_cpu_seconds() - own)
+    took = time.monotonic() - started
+    foreign = [float(row["foreign_cpu_s"]) for row in rows]
+    print(f"quiet: foreign {foreign} s over {[row['wall_s'] for row in rows]} s; other processes took "
+          f"{others:.3f} s during the whole run ({took:.1f} s)")
+    assert sum(foreign) <= others + 0.1 * len(rows)  # the passes see no more than the whole run did
     assert json.loads((folder / "manifest.json").read_text())["concurrency"]["foreign_load_rule"]
+    if others > 0.1 * took:
+        pytest.skip(f"the machine was not quiet (other processes took {others / took:.0%} of a core during "
+                    "the run): a quiet pass cannot be checked")
+    for row, value in zip(rows, foreign):
+        assert abs(value) < max(0.25 * float(row["wall_s"]), 0.1), row

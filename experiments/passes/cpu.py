@@ -77,3 +77,27 @@ class ForeignMeter:
             return {"steal_s": steal}
         foreign = (m1[0] - m0[0]) - (own1 - own0) - (s1 - s0)
         return {"foreign_cpu_s": round(foreign, 6), "steal_s": steal}
+
+
+class MainSpan:
+    """The server's CPU over the worker's `main()` alone: `on_mark` (given to `run_worker`)
+    reads it when the worker marks the start and the end (experiments.process._MarkPipes);
+    `columns()` gives `server_cpu_s` (the pass's backends, the postmaster and every child that
+    exited meanwhile) and `background_cpu_s` (the server's live background processes). Both
+    empty when a reading is missing: the worker died inside main() or the server is not ours."""
+
+    def __init__(self, read):
+        self.read = read  # () -> a servers.cpu.CpuReading, or None
+        self.readings: dict = {}
+
+    def on_mark(self, what: str) -> None:
+        if what in ("start", "end"):
+            self.readings[what] = self.read()
+
+    def columns(self) -> dict:
+        start, end = self.readings.get("start"), self.readings.get("end")
+        if start is None or end is None:
+            return {}
+        background = (None if start.background is None or end.background is None
+                      else round(end.background - start.background, 6))
+        return {"server_cpu_s": round(end.backends - start.backends, 6), "background_cpu_s": background}

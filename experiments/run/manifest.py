@@ -135,6 +135,7 @@ def run_manifest(run, resolved: dict[str, str], finished: bool = False) -> Manif
         sweep=Sweep.from_dict(run.sweep) if run.sweep else None,
         rerun_of=RerunOf.from_dict(run.rerun_of) if run.rerun_of else None,
         contention=s.contention,
+        cpu_split="main-only",
         concurrency=Concurrency.from_dict(dict(
             run.concurrency, foreign_load_rule=FOREIGN_LOAD_RULE,
             passes_under_foreign_load=sum(under_foreign_load(r.foreign_cpu_s, r.wall_s) for r in run.rows)
