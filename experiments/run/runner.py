@@ -35,8 +35,7 @@ from experiments.run import manifest
 from experiments.run.schedule import Schedule
 from experiments.run.folder import (RunFolder, RunFolderError, git_diff_text, git_state,
                                     new_run_id)
-from experiments.run.lock import describe as describe_holder
-from experiments.run.lock import one_run_at_a_time
+from experiments.run.lock import describe as describe_holder, one_run_at_a_time
 from experiments.run.preflight import Plan, preflight
 from experiments.servers import MIN_MAJOR, ServerSpec, Target, open_target
 from experiments.servers.sessions import WrongSchema, connect_in_schema
@@ -54,6 +53,12 @@ class _QuietFileHandler(logging.FileHandler):
 
     def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
         pass
+
+    def close(self) -> None:
+        try:  # records it could not write are still buffered: flushing them fails again
+            super().close()
+        except OSError:
+            pass
 
 
 def _raise_interrupted(signum, frame):
@@ -98,10 +103,9 @@ class Runner:
             except UsageError:
                 self._close()  # nothing written yet: only the scratch folder to remove
                 raise
-            other = self.concurrency["other_run"]
-            if other is not None:
-                print(f"note: --allow-concurrent: running beside {describe_holder(other)}; both runs' "
-                      "numbers suffer, and the manifest says so", file=sys.stderr)
+            if self.concurrency["other_run"] is not None:
+                print(f"note: --allow-concurrent: running beside {describe_holder(self.concurrency['other_run'])}"
+                      "; both runs' numbers suffer, and the manifest says so", file=sys.stderr)
             return self._run()
 
     def _run(self) -> int:
