@@ -178,6 +178,27 @@ class RerunOf(Part):
     extra: dict = extra_keys()
 
 
+@dataclass(frozen=True, kw_only=True)
+class Concurrency(Part):
+    """One benchmark at a time (experiments/run/lock.py): the machine-wide lock, and how many
+    passes other processes' CPU made suspect (the rows' `foreign_cpu_s`)."""
+
+    lock_file: str | None = entry("the lock file the run held or looked at (/tmp/upsert-bench.lock unless "
+                                  "UPSERT_BENCH_LOCK_FILE named another)")
+    allowed: bool | None = entry("started with --allow-concurrent (ALLOW_CONCURRENT=1): ran without the "
+                                 "lock, beside whatever else ran")
+    held: bool | None = entry("the run held the lock from before its first server started to its end, so "
+                              "no other run that honours it ran meanwhile")
+    other_run: dict | None = entry("with --allow-concurrent: what the run holding the lock when this one "
+                                   "started recorded of itself (run_id, pid, user, started_at, command); "
+                                   "None when no run held it")
+    foreign_load_rule: str | None = entry("when a pass counts as under foreign load (contract.row."
+                                          "under_foreign_load)")
+    passes_under_foreign_load: int | None = entry("passes that ran under foreign load (their durations "
+                                                  "are suspect); None while running")
+    extra: dict = extra_keys()
+
+
 # -- the manifest ------------------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
 class Manifest(Part):
@@ -218,6 +239,14 @@ class Manifest(Part):
     sweep: Sweep | None = entry("the sweep this run is a grid point of; None outside a sweep")
     rerun_of: RerunOf | None = entry("the run this one re-runs (`--from`); None otherwise")
     contention: bool | None = entry("update passes raced a second writer (`--contention`)")
+    cpu_split: str | None = entry(
+        "what the rows' server CPU covers: `main-only` (server_cpu_s is the backends' CPU over main() "
+        "alone, read when the worker marks its start and end; background_cpu_s the background "
+        "processes'); absent in older runs, whose server_cpu_s is every server process from the timed "
+        "process's start to after the settle wait (start-up, imports, connecting and settling included)",
+        omitted_when_none=True)
+    concurrency: Concurrency | None = entry("the one-run-at-a-time lock and foreign load; absent in runs "
+                                            "made before it", omitted_when_none=True)
     extra: dict = extra_keys()
 
     @classmethod
@@ -255,5 +284,5 @@ class Manifest(Part):
 
 
 PARTS = (Manifest, Git, Machine, Packages, StrategyEntry, Comprehensibility, Server, ServerSetting,
-         RepeatReport, AutoRepeat, Sweep, RerunOf)
+         RepeatReport, AutoRepeat, Sweep, RerunOf, Concurrency)
 

@@ -90,9 +90,14 @@ class PassRow:
     client_cpu_s: float | None = column("CPU time (user + system) of the strategy's process during `main()`: "
                                         "all its threads, and child processes it waited for", "cost",
                                         default=None)
-    server_cpu_s: float | None = column("CPU time of every server process during the timed process (backends "
-                                        "that exited included); empty for a --dsn server (manifest says why)",
-                                        "cost", default=None)
+    server_cpu_s: float | None = column(
+        "CPU time of the server's backends during `main()` alone: live client backends (the harness's own "
+        "aside), parallel workers, the postmaster, and every server process that exited meanwhile (an "
+        "autovacuum worker exiting during `main()` lands here too); with --contention the second writer's "
+        "backend is included. In runs whose manifest has `cpu_split` `main-only`; without it (older runs) "
+        "every server process from the timed process's start to after the settle wait. Docker: every "
+        "process of the container (its cgroup). Empty for a --dsn server (manifest says why)",
+        "cost", default=None)
     pass_s: float | None = column("the whole pass as the harness saw it: restores, both processes, "
                                   "verifications, counters", "cost", default=None)
     prepare_s: float | None = column("restoring the starting state (with VACUUM, CHECKPOINT), all of the "
@@ -104,6 +109,22 @@ class PassRow:
     memory_wall_s: float | None = column("the memray-tracked process from start to exit, capture read "
                                          "included (empty when memory was not measured in this pass)",
                                          "cost", default=None)
+    foreign_cpu_s: float | None = column(
+        "CPU time other processes took while the timed process ran: the machine's busy time (/proc/stat: "
+        "user, nice, system, irq, softirq, steal, every CPU) less the harness's own (its threads, the worker "
+        "and its children) and every server process's; counted in 10 ms ticks, so a few hundredths either "
+        "side of 0 is rounding. Above 10% of one core over `wall_s` (and 0.05 s) the pass ran under "
+        "foreign load (`under_foreign_load`) and its duration is suspect. Empty where unknown: a --dsn or "
+        "Docker server, no /proc/stat. Recorded since the one-run-at-a-time lock (manifest `concurrency`)",
+        "cost", default=None)
+    steal_s: float | None = column("CPU time the hypervisor gave other guests over the same span (/proc/stat "
+                                   "steal, every CPU; part of `foreign_cpu_s`); empty without /proc/stat",
+                                   "cost", default=None)
+    background_cpu_s: float | None = column(
+        "CPU time of the server's live background processes during `main()` alone (checkpointer, "
+        "background writer, WAL writer, autovacuum launcher and workers, logical replication launcher, "
+        "I/O workers, ...: told apart by their process titles); empty for --dsn and Docker servers and in "
+        "runs before the manifest's `cpu_split` `main-only`", "cost", default=None)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -111,6 +132,25 @@ class PassRow:
     def csv_values(self) -> list:
         """The row's cells in COLUMNS order (None as an empty cell)."""
         return ["" if value is None else value for value in self.as_dict().values()]
+
+
+# A pass ran "under foreign load" when other processes took more than this share of one core over
+# the timed process's wall time: on a 2-core machine whose client and server both run, 10% of a
+# core taken from them moves a duration by about 5%, the default --target. The floor is five of
+# the kernel's 10 ms ticks: /proc/stat and every process's times are counted in ticks, so less
+# than that is rounding, whatever the share.
+FOREIGN_LOAD_SHARE = 0.10
+FOREIGN_LOAD_FLOOR_S = 0.05
+FOREIGN_LOAD_RULE = (f"foreign_cpu_s > max({FOREIGN_LOAD_SHARE:g} x wall_s, {FOREIGN_LOAD_FLOOR_S:g} s): "
+                     "other processes took more than 10% of one core while the timed process ran")
+
+
+def under_foreign_load(foreign_cpu_s: float | None, wall_s: float | None) -> bool:
+    """The pass's duration is suspect: other processes took more than FOREIGN_LOAD_SHARE of one
+    core (and FOREIGN_LOAD_FLOOR_S) over its timed process's wall time. False when unknown."""
+    if foreign_cpu_s is None or wall_s is None:
+        return False
+    return foreign_cpu_s > max(FOREIGN_LOAD_SHARE * wall_s, FOREIGN_LOAD_FLOOR_S)
 
 
 def _base_type(annotation) -> type:

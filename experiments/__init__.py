@@ -14,6 +14,10 @@ OWNER_FILE = "harness.pid"  # in each: the pid of the run that owns it
 DOCKER_LABEL = "org.postgres-upsert-bench"
 # contention mode: the worker creates the file this variable names when its clock starts
 GO_FILE_ENV = "UPSERT_BENCH_GO_FILE"
+# the timed worker marks the start and end of main() on two pipes whose descriptors this names
+# ("write,read"; experiments.process._MarkPipes)
+MARKS_ENV = "UPSERT_BENCH_MARK_FDS"
+MARK_ANSWER_TIMEOUT_S = 60  # the worker's longest wait for the harness's answer to a mark
 
-__all__ = ["DOCKER_LABEL", "ENV_PREFIX", "GO_FILE_ENV", "OWNER_FILE", "REPO_ROOT", "SCRATCH_DIR_PREFIX",
+__all__ = ["DOCKER_LABEL", "ENV_PREFIX", "GO_FILE_ENV", "MARK_ANSWER_TIMEOUT_S", "MARKS_ENV", "OWNER_FILE", "REPO_ROOT", "SCRATCH_DIR_PREFIX",
            "SERVER_DIR_PREFIX"]

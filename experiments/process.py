@@ -21,6 +21,8 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+from experiments import MARKS_ENV
+
 
 def child_env(dsn: str, **settings: str) -> dict[str, str]:
     """The environment of a harness child process: ours, the DSN (never argv), `settings` as
@@ -102,14 +104,79 @@ def _rss_mb(rusage) -> float:
     return rusage.ru_maxrss * scale / 1e6
 
 
+class _MarkPipes:
+    """The worker marks the start and the end of `main()` to the harness: it writes `start` (or
+    `end`) and a newline on one pipe and blocks until the harness, having read what it needs
+    (the server's CPU times), answers on the other; both outside the timed span (the worker's
+    clock starts after the answer to `start` and stops before it writes `end`). The worker finds
+    the two descriptors in MARKS_ENV and closes them after `end`. A worker that crashes, hangs
+    (killed at its timeout) or leaves children holding a copy cannot hang the harness: it waits
+    for the next mark with a deadline of a tenth of a second at a time and stops as soon as the
+    worker has exited (`waitid` with WNOWAIT, which leaves the exit status to `wait4`)."""
+
+    def __init__(self, env: dict[str, str]):
+        self.from_worker, self.worker_writes = os.pipe()
+        self.worker_reads, self.to_worker = os.pipe()
+        self.worker_fds = (self.worker_writes, self.worker_reads)
+        self.env = dict(env, **{MARKS_ENV: f"{self.worker_writes},{self.worker_reads}"})
+
+    def serve(self, pid: int, on_mark: Callable[[str], None]) -> None:
+        import select
+
+        for fd in self.worker_fds:  # the worker's ends are the worker's: EOF once it closes them
+            os.close(fd)
+        self.worker_fds = ()
+        pending = b""
+        while True:
+            ready, _, _ = select.select([self.from_worker], [], [], 0.1)
+            if not ready:
+                if _exited(pid):
+                    return
+                continue
+            chunk = os.read(self.from_worker, 64)
+            if not chunk:
+                return
+            pending += chunk
+            while b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                on_mark(line.decode("ascii", "replace"))
+                try:
+                    os.write(self.to_worker, b"go\n")
+                except OSError:  # the worker is gone
+                    return
+
+    def close(self) -> None:
+        for fd in (self.from_worker, self.to_worker, *self.worker_fds):
+            with suppress(OSError):
+                os.close(fd)
+
+
+def _exited(pid: int) -> bool:
+    """The child has exited (its status stays there for wait4)."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return True
+
+
 def run_worker(argv: list[str], env: dict[str, str], timeout_s: float, result_path: Path,
-               output_path: Path, cwd: Path) -> ProcessOutcome:
+               output_path: Path, cwd: Path, on_mark: Callable[[str], None] | None = None) -> ProcessOutcome:
+    """Run the worker to its end (or its timeout). With `on_mark`, the worker marks the start and
+    the end of `main()` (`_MarkPipes`): `on_mark("start")` / `on_mark("end")` run here while the
+    worker waits, before its clock starts and after it stopped."""
     result_path.unlink(missing_ok=True)
-    with open(output_path, "wb") as output:
-        started = time.perf_counter()
-        child = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=output,
-                                 stderr=subprocess.STDOUT, start_new_session=True,
-                                 preexec_fn=die_with_parent(signal.SIGKILL))
+    pipes = _MarkPipes(env) if on_mark is not None else None
+    try:
+        with open(output_path, "wb") as output:
+            started = time.perf_counter()
+            child = subprocess.Popen(argv, env=pipes.env if pipes else env, cwd=cwd, stdin=subprocess.DEVNULL,
+                                     stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+                                     preexec_fn=die_with_parent(signal.SIGKILL),
+                                     pass_fds=pipes.worker_fds if pipes else ())
+    except BaseException:
+        if pipes:
+            pipes.close()
+        raise
     timed_out = threading.Event()
 
     def on_timeout() -> None:
@@ -120,6 +187,8 @@ def run_worker(argv: list[str], env: dict[str, str], timeout_s: float, result_pa
     timer.daemon = True
     timer.start()
     try:
+        if pipes:
+            pipes.serve(child.pid, on_mark)  # until the worker closes its end or exits
         _, status, rusage = os.wait4(child.pid, 0)
     except BaseException:  # Ctrl-C / SIGTERM in the runner: take the child down with us
         _kill_group(child.pid)
@@ -129,6 +198,8 @@ def run_worker(argv: list[str], env: dict[str, str], timeout_s: float, result_pa
         raise
     finally:
         timer.cancel()
+        if pipes:
+            pipes.close()
     wall_s = time.perf_counter() - started
     child.returncode = os.waitstatus_to_exitcode(status)
     _kill_group(child.pid)  # threads or grandchildren the strategy left running

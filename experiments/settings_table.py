@@ -235,6 +235,13 @@ SETTINGS: tuple[Setting, ...] = (
             "keep memray capture files in the run folder (1) or delete them once read (0)",
             "keep the memray capture files in the run folder", flag="--keep-captures", switch="1",
             repeated=False),
+    Setting("ALLOW_CONCURRENT", "allow_concurrent", bool, _flag("ALLOW_CONCURRENT"), "0",
+            "run even while another benchmark run holds the machine-wide lock (1; recorded in the manifest,\n"
+            "both runs' numbers suffer) or stop at once, naming it (0)",
+            "run even while another benchmark run holds the machine-wide lock", flag="--allow-concurrent",
+            switch="1", repeated=False,
+            docs="run even while another run holds the machine-wide lock ([one run at a time](#one-run-at-a-time)); "
+                 "the manifest records it"),
 )
 BY_NAME: Mapping[str, Setting] = {s.name: s for s in SETTINGS}
 NOT_REPEATED = frozenset(s.name for s in SETTINGS if not s.repeated)  # `run --from` leaves these

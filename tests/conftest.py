@@ -6,8 +6,10 @@ the tests about the embedded lifecycle itself start their own.
 
 from __future__ import annotations
 
+import atexit
 import csv
 import os
+import tempfile
 import time
 import shutil
 import subprocess
@@ -18,11 +20,21 @@ import psycopg
 import pytest
 
 from experiments import ENV_PREFIX, REPO_ROOT
+from experiments.run.lock import LOCK_FILE_ENV
 from experiments.servers import ServerSpec, open_target
 from experiments.servers.cluster import Cluster
 from experiments.servers.embedded import embedded_versions, newest_embedded
 
 FIXTURES = REPO_ROOT / "tests" / "strategies_fixtures"
+
+# -- one run at a time (experiments/run/lock.py) ------------------------------------------------
+# The suite's runs take a lock file of this test process's own, not the machine's: `make test`
+# beside your own `make bench` still works (both show the other's CPU as foreign load, so the
+# bench's passes are flagged), and pytest-xdist workers do not refuse each other's runs. Runs
+# started by the tests (run_cli, Popen) inherit it; tests/test_one_run_at_a_time.py checks the lock.
+TEST_LOCK_FILE = Path(tempfile.gettempdir()) / f"upsert-bench-tests-{os.getpid()}.lock"
+os.environ[LOCK_FILE_ENV] = str(TEST_LOCK_FILE)
+atexit.register(lambda: TEST_LOCK_FILE.unlink(missing_ok=True))
 
 # -- the unit lane (`make test-unit`: `pytest --no-server -m "not slow"`) ----------------------
 # A test needs PostgreSQL when it asks for one of these fixtures (marked `db` automatically) or
@@ -100,8 +112,8 @@ def run_cli(*args: str, cwd: Path = REPO_ROOT, env: dict | None = None,
             timeout: float = 600) -> subprocess.CompletedProcess:
     """`python -m experiments ...` in a fresh process, as a user would run it."""
     full_env = dict(os.environ)
-    for name in [name for name in full_env if name.startswith(ENV_PREFIX)]:
-        full_env.pop(name)  # the developer's own settings must not leak into tests
+    for name in [name for name in full_env if name.startswith(ENV_PREFIX) and name != LOCK_FILE_ENV]:
+        full_env.pop(name)  # the developer's own settings must not leak into tests (the lock file is the suite's)
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "experiments", *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout)

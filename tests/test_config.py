@@ -143,7 +143,8 @@ def test_settings_has_one_attribute_per_setting_of_its_type():
 
 
 def test_what_from_leaves_out_and_what_is_redacted_come_from_the_table(root):
-    assert rerun.NOT_REPEATED == {"RESULTS_DIR", "DATABASE_URL", "SCHEMA", "KEEP_CAPTURES", "KEEP_SCHEMA"}
+    assert rerun.NOT_REPEATED == {"RESULTS_DIR", "DATABASE_URL", "SCHEMA", "KEEP_CAPTURES", "KEEP_SCHEMA",
+                                   "ALLOW_CONCURRENT"}
     assert rerun.NOT_REPEATED == {s.name for s in SETTINGS if not s.repeated}
     usage = (REPO_ROOT / "docs" / "usage.md").read_text(encoding="utf-8")
     bullet = usage.split("- **Not repeated.**")[1].split("\n- ")[0]

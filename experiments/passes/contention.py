@@ -83,3 +83,16 @@ def contender(dsn: str, schema: str, total: int, scratch: Path, name: str):
 
 def verify(conn: psycopg.Connection, schema: str, total: int):
     return verify_contended(conn, schema, total, set(contended_ids(total)))
+
+
+def columns(rival: dict, check, timed) -> dict:
+    """The contention columns of the pass's row: the contender's counts (`rival`), the
+    verification's (`check`), and whether the strategy's process (`timed`) failed."""
+    return {
+        "contender_rows": rival.get("rows"), "contender_retries": rival.get("retries"),
+        "contender_errors": sum(rival.get(k, 0) for k in ("unique_violations", "foreign_key_violations",
+                                                          "other_errors")),
+        "rows_won_by_contender": check.contender_rows,
+        # a strategy that raised rolled back (or stopped): its unwritten rows are not torn
+        "torn_rows": check.torn_rows if not timed.error else None,
+    }

@@ -5,9 +5,10 @@
    then verify the tables (in the first MEMORY_REPEATS repeats only, default 1; never with
    MEASURE_MEMORY=0);
 3. restore the same starting state and run it again in a plain process for the duration
-   (memray's tracking would inflate it), with the server's WAL and tuple counters and the CPU
-   time of all its processes read around it (and, with --contention, a second writer racing
-   it), then verify the tables again;
+   (memray's tracking would inflate it), with the server's WAL and tuple counters read around
+   it, the server's CPU read when the worker marks the start and end of main() (cpu.MainSpan),
+   the machine's around the process (cpu.ForeignMeter), and, with --contention, a second
+   writer racing it; then verify the tables again;
 4. return its `PassRow`, with what the harness spent on each step (prepare_s, verify_s, ...). A pass that raises, exits non-zero, hangs past the timeout or writes
    a wrong value gets a failed row with a one-line reason; a harness query that fails gets one
    too, unless the server itself is gone (`ServerLost`: the run stops).
@@ -25,13 +26,14 @@ from pathlib import Path
 
 import psycopg
 
-from contract.row import PassRow, error_kind
+from contract.row import PassRow, error_kind, under_foreign_load
 from experiments import GO_FILE_ENV, REPO_ROOT
 from experiments.catalog import Strategy
 from experiments.config import Settings
 from experiments.database import schema, server_stats
 from experiments.database.verify import Verification, verify
 from experiments.passes import contention
+from experiments.passes.cpu import ForeignMeter, MainSpan
 from experiments.passes.memory import memray_command, read_capture
 from experiments.process import ProcessOutcome, child_env, run_worker
 from experiments.servers import Target
@@ -138,7 +140,7 @@ class PassRunner:
             return verify(self.conn, self.target.schema, phase, self.settings.items)
 
     def _worker(self, strategy: Strategy, phase: str, prefix: list[str], name: str,
-                extra_env: dict | None = None) -> ProcessOutcome:
+                extra_env: dict | None = None, on_mark=None) -> ProcessOutcome:
         s = self.settings
         # items, threads, phase and schema go in argv only: the worker gives them to CONFIG itself
         env = dict(child_env(self.target.dsn), **(extra_env or {}), PGAPPNAME=self.application)
@@ -146,7 +148,7 @@ class PassRunner:
         argv = [*prefix, "experiments.passes.worker", "--strategy-file", str(strategy.path),
                 "--phase", phase, "--items", str(s.items), "--threads", str(s.threads), "--result", str(result),
                 "--schema", self.target.schema]
-        outcome = run_worker(argv, env, s.timeout, result, self.scratch / f"{name}.out", REPO_ROOT)
+        outcome = run_worker(argv, env, s.timeout, result, self.scratch / f"{name}.out", REPO_ROOT, on_mark)
         log.info("%s: exit %s, wall %.3f s, result %s", name, outcome.returncode, outcome.wall_s,
                  outcome.result)
         if outcome.error:
@@ -188,17 +190,24 @@ class PassRunner:
             server_stats.reset_statements(conn, self.statements_schema)
         before = server_stats.snapshot(conn, self.target.schema)
         harness = (conn.info.backend_pid,)  # its snapshot and settle queries are not the pass's
-        cpu_before = self.target.cpu_seconds(excluding=harness)
+        span = MainSpan(lambda: self.target.cpu_reading(excluding=harness))  # server CPU over main()
+        # what other processes take meanwhile (foreign_cpu_s); the server's work is this run's
+        meter = ForeignMeter(lambda: _total(self.target.cpu_reading()), self.target.kind not in ("dsn", "docker"))
+        meter.start()
         with (contention.contender(self.target.dsn, self.target.schema, s.items, self.scratch,
                                    name + "-contender")
               if contended else nullcontext({})) as rival:
             timed = self._worker(strategy, phase, [sys.executable, "-m"], name,
                                  {GO_FILE_ENV: str(contention.go_file(self.scratch, name + "-contender"))}
-                                 if contended else {})
-        with self._spending("settle_s"):  # the pass's backends exit: their CPU time is then counted
+                                 if contended else {}, on_mark=span.on_mark)
+        meter.stop()  # the worker (and the contender) reaped: their CPU is in our children's times
+        foreign = meter.columns()
+        if under_foreign_load(foreign.get("foreign_cpu_s"), timed.wall_s):
+            log.warning("%s ran under foreign load: other processes took %.3f s of CPU during its %.3f s; "
+                        "its duration is suspect", name, foreign["foreign_cpu_s"], timed.wall_s)
+        with self._spending("settle_s"):  # the pass's backends exit, the counters catch up
             after = server_stats.settle(conn, self.target.schema, self.backend_filter, before,
                                         0 if timed.error or contended else 2 * s.items)
-        cpu_after = self.target.cpu_seconds(excluding=harness)
         statements = (server_stats.statements(conn, self.statements_schema)  # before verify's queries
                       if self.statements_schema else None)
         if contended:
@@ -220,29 +229,20 @@ class PassRunner:
             dead_tuples=after.dead - before.dead, hot_updates=after.hot - before.hot,
             connections=after.sessions - before.sessions,
             statements=statements,
-            client_cpu_s=_round(timed.result.get("client_cpu_s")),
-            server_cpu_s=(_round(cpu_after - cpu_before) if cpu_before is not None and cpu_after is not None
-                          else None),
-            **(_contention_columns(rival, check, timed) if contended else {}),
+            client_cpu_s=_round(timed.result.get("client_cpu_s")), **span.columns(),
+            **(contention.columns(rival, check, timed) if contended else {}), **foreign,
             **{what: _round(seconds) for what, seconds in self.spent.items()},
             pass_s=_round(time.perf_counter() - started))
-
-
-def _contention_columns(rival: dict, check, timed: ProcessOutcome) -> dict:
-    return {
-        "contender_rows": rival.get("rows"), "contender_retries": rival.get("retries"),
-        "contender_errors": sum(rival.get(k, 0) for k in ("unique_violations", "foreign_key_violations",
-                                                          "other_errors")),
-        "rows_won_by_contender": check.contender_rows,
-        # a strategy that raised rolled back (or stopped): its unwritten rows are not torn
-        "torn_rows": check.torn_rows if not timed.error else None,
-    }
 
 
 def _rss(outcome: ProcessOutcome) -> float:
     """The process's peak RSS: its own report (VmHWM) where it made one, else wait4's."""
     reported = outcome.result.get("peak_rss_mb")
     return round(reported if reported is not None else outcome.max_rss_mb, 3)
+
+
+def _total(reading) -> float | None:
+    return None if reading is None else reading.total
 
 
 def _round(value: float | None, digits: int = 6) -> float | None:

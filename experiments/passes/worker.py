@@ -22,12 +22,13 @@ import inspect
 import json
 import os
 import resource
+import select
 import sys
 import time
 from pathlib import Path
 
 from contract.workload import Workload
-from experiments import ENV_PREFIX, GO_FILE_ENV
+from experiments import ENV_PREFIX, GO_FILE_ENV, MARK_ANSWER_TIMEOUT_S, MARKS_ENV
 
 
 def one_line(error: BaseException) -> str:
@@ -64,6 +65,7 @@ def tell_config(phase: str, items: int, threads: int, schema: str) -> None:
 
 
 def run(strategy_file: Path, phase: str, items: int, threads: int, schema: str = "public") -> dict:
+    marks.take()
     tell_config(phase, items, threads, schema)
     try:
         module = load_strategy(strategy_file)
@@ -79,6 +81,7 @@ def run(strategy_file: Path, phase: str, items: int, threads: int, schema: str =
         work.users(), work.addresses()  # the input exists before the clock starts
     argument = work.items if is_seed_style(entry) else work
     gc.collect()
+    marks.mark("start")  # the harness reads the server's CPU; the clock starts after its answer
     if os.environ.get(GO_FILE_ENV):  # contention mode: the second writer starts now too
         Path(os.environ[GO_FILE_ENV]).touch()
     cpu = _cpu_seconds()
@@ -86,11 +89,48 @@ def run(strategy_file: Path, phase: str, items: int, threads: int, schema: str =
     try:
         entry(argument)
     except BaseException as error:
-        return {"duration_s": time.perf_counter() - started, "client_cpu_s": _cpu_seconds() - cpu,
-                "error": one_line(error)}
-    duration = time.perf_counter() - started
-    return {"duration_s": duration, "client_cpu_s": _cpu_seconds() - cpu, "peak_rss_mb": _peak_rss_mb(),
-            "error": ""}
+        duration, client = time.perf_counter() - started, _cpu_seconds() - cpu
+        marks.mark("end")
+        return {"duration_s": duration, "client_cpu_s": client, "error": one_line(error)}
+    duration, client = time.perf_counter() - started, _cpu_seconds() - cpu
+    marks.mark("end")  # after the clock stopped; the harness reads the server's CPU again
+    return {"duration_s": duration, "client_cpu_s": client, "peak_rss_mb": _peak_rss_mb(), "error": ""}
+
+
+class _Marks:
+    """The worker's side of the marks (experiments.process._MarkPipes): tell the harness that
+    main() starts or has ended, and wait for its answer (at most MARK_ANSWER_TIMEOUT_S). Only the
+    timed process marks: the harness gives it the pipes in MARKS_ENV, taken out of the
+    environment (and kept from children) before the strategy is imported."""
+
+    def __init__(self) -> None:
+        self.fds: tuple[int, int] | None = None
+
+    def take(self) -> None:
+        text = os.environ.pop(MARKS_ENV, "")
+        if text:
+            write, read = (int(fd) for fd in text.split(","))
+            for fd in (write, read):
+                os.set_inheritable(fd, False)
+            self.fds = (write, read)
+
+    def mark(self, what: str) -> None:
+        if self.fds is None:
+            return
+        write, read = self.fds
+        try:
+            os.write(write, f"{what}\n".encode())
+            if select.select([read], [], [], MARK_ANSWER_TIMEOUT_S)[0]:
+                os.read(read, 64)
+        except OSError:  # the harness is gone (this process is about to be killed with it)
+            pass
+        if what == "end":
+            for fd in self.fds:
+                os.close(fd)
+            self.fds = None
+
+
+marks = _Marks()
 
 
 def _peak_rss_mb() -> float | None:

@@ -20,7 +20,7 @@ from rich.progress import (
 from rich.table import Table
 
 from contract.ranking import FAR_BELOW, FLOOR_INTERVAL, NOT_RANKED, Ranked, Ranking, below_floor_passes, rank
-from contract.row import PassRow
+from contract.row import PassRow, under_foreign_load
 from contract.workload import PHASES
 from experiments.catalog import Strategy, broken_rules
 
@@ -188,6 +188,7 @@ def print_summary(console: Console, rows: list[PassRow], log_path, results_path,
     if below:
         console.print(f"[yellow]{below} pass(es) below the floor[/yellow]: single-connection passes more than "
                       f"{1 - FAR_BELOW:.0%} faster than the floor's pass of their round (named in {log_path})")
+    print_foreign_load(console, rows)
     if unstable:
         console.print("[yellow]unstable[/yellow] (durations vary by more than 10%: rerun on a quieter machine "
                       "or with more repeats before trusting their ranks): "
@@ -200,3 +201,13 @@ def print_summary(console: Console, rows: list[PassRow], log_path, results_path,
         console.print(f"{len(failed)} of {len(rows)} passes failed; reasons are in the "
                       f"error column and {log_path}")
     console.print(f"results: {results_path}")
+
+
+def print_foreign_load(console: Console, rows: list[PassRow]) -> None:
+    """One line after the summary table when passes ran under foreign load (other processes took
+    more than 10% of a core meanwhile: contract.row.under_foreign_load); run.log names them."""
+    suspect = [r for r in rows if under_foreign_load(r.foreign_cpu_s, r.wall_s)]
+    if suspect:
+        console.print(f"[yellow]foreign load[/yellow]: {len(suspect)} of {len(rows)} passes ran while other "
+                      "processes took more than 10% of a CPU core (foreign_cpu_s); their durations are "
+                      "suspect: run on a quiet machine (run.log names them)")

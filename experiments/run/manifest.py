@@ -16,8 +16,9 @@ from pathlib import Path
 
 import psutil
 
-from contract.manifest import (AutoRepeat, Comprehensibility, Git, Machine, Manifest, Packages,
-                               RepeatReport, RerunOf, Server, StrategyEntry, Sweep)
+from contract.manifest import (AutoRepeat, Comprehensibility, Concurrency, Git, Machine, Manifest,
+                               Packages, RepeatReport, RerunOf, Server, StrategyEntry, Sweep)
+from contract.row import FOREIGN_LOAD_RULE, under_foreign_load
 from experiments import REPO_ROOT
 from experiments.comprehensibility import measure
 from experiments.run.schedule import MIN_ROUNDS, MIN_ROUNDS_CHEAP
@@ -137,4 +138,9 @@ def run_manifest(run, resolved: dict[str, str], finished: bool = False) -> Manif
         sweep=Sweep.from_dict(run.sweep) if run.sweep else None,
         rerun_of=RerunOf.from_dict(run.rerun_of) if run.rerun_of else None,
         contention=s.contention,
+        cpu_split="main-only",
+        concurrency=Concurrency.from_dict(dict(
+            run.concurrency, foreign_load_rule=FOREIGN_LOAD_RULE,
+            passes_under_foreign_load=sum(under_foreign_load(r.foreign_cpu_s, r.wall_s) for r in run.rows)
+            if finished else None)) if run.concurrency else None,
     )

@@ -16,6 +16,7 @@ import random
 import signal
 import sys
 import tempfile
+from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from experiments.run import manifest
 from experiments.run.schedule import Schedule
 from experiments.run.folder import (RunFolder, RunFolderError, git_diff_text, git_state,
                                     new_run_id)
+from experiments.run.lock import describe as describe_holder, one_run_at_a_time
 from experiments.run.preflight import Plan, preflight
 from experiments.servers import MIN_MAJOR, ServerSpec, Target, open_target
 from experiments.servers.sessions import WrongSchema, connect_in_schema
@@ -51,6 +53,12 @@ class _QuietFileHandler(logging.FileHandler):
 
     def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
         pass
+
+    def close(self) -> None:
+        try:  # records it could not write are still buffered: flushing them fails again
+            super().close()
+        except OSError:
+            pass
 
 
 def _raise_interrupted(signum, frame):
@@ -79,6 +87,7 @@ class Runner:
         self.repeats: dict[str, dict] = {}  # per server label: Schedule.report()
         self.slow_rounds: dict[str, dict] = {}  # per server label: Schedule.slow_rounds()
         self.unstable: list[tuple[str, str, str, float]] = []  # (server, strategy, phase, CV)
+        self.concurrency: dict = {}  # what run/lock.py says of this run (the manifest's concurrency)
         self.started_at = datetime.now(timezone.utc)
         self.git = git_state()  # at the start: the code that ran, not what it became later
         self.scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_DIR_PREFIX))
@@ -86,6 +95,21 @@ class Runner:
 
     # -- the whole run ---------------------------------------------------------------
     def run(self) -> int:
+        """The run, holding the machine's one-run-at-a-time lock from before its first server
+        starts to its end (run/lock.py); refused (UsageError) while another run holds it."""
+        with ExitStack() as stack:
+            try:
+                self.concurrency = stack.enter_context(
+                    one_run_at_a_time(self.run_id, self.settings.allow_concurrent))
+            except UsageError:
+                self._close()  # nothing written yet: only the scratch folder to remove
+                raise
+            if self.concurrency["other_run"] is not None:
+                print(f"note: --allow-concurrent: running beside {describe_holder(self.concurrency['other_run'])}"
+                      "; both runs' numbers suffer, and the manifest says so", file=sys.stderr)
+            return self._run()
+
+    def _run(self) -> int:
         note = ignored_environment_note(self.settings)
         if note:
             print(note, file=sys.stderr)
@@ -137,6 +161,8 @@ class Runner:
         self.folder.write_text("git.diff", git_diff_text())
         self._write_manifest()
         log.info("run %s: %d strategies, settings: %s", self.run_id, len(self.strategies), "; ".join(lines))
+        if self.concurrency.get("other_run") is not None:
+            log.warning("--allow-concurrent: started beside %s", describe_holder(self.concurrency["other_run"]))
         self.console.print(f"run {self.run_id}: writing {self.folder.path}")
 
     def _resolved(self) -> dict[str, str]:
@@ -162,7 +188,8 @@ class Runner:
             self.log_handler.close()
         for path in self.scratch.glob("*"):
             path.unlink(missing_ok=True)
-        self.scratch.rmdir()
+        if self.scratch.exists():
+            self.scratch.rmdir()
 
     def _record(self, row: PassRow, progress) -> None:
         progress.console.print(screen.pass_line(row))

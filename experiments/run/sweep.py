@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 
 from contract.errors import UsageError
 from experiments.config import Settings
+from experiments.run.lock import one_run_at_a_time
 from experiments.run.preflight import preflight
 
 
@@ -27,12 +28,19 @@ def parse_list(text: str, name: str) -> list[int]:
 
 def run_sweep(settings: Settings, items: list[int], threads: list[int], echo=print) -> int:
     catalogue = preflight(settings).strategies  # a bad setting is one line before the harness loads
-    from experiments.run.runner import Runner
-
     sweep_id = datetime.now(timezone.utc).strftime("sweep-%Y%m%d-%H%M%S")
     threaded = ",".join(s.name for s in catalogue if s.tags.get("threaded"))
-    status = 0
     points = [(n, t) for n in items for t in threads if t == threads[0] or threaded]
+    # one lock across the whole sweep: no other run slips in between two grid points; each
+    # point's Runner enters it again (run/lock.py)
+    with one_run_at_a_time(sweep_id, settings.allow_concurrent):
+        return _run_points(settings, points, sweep_id, items, threads, threaded, echo)
+
+
+def _run_points(settings: Settings, points, sweep_id: str, items, threads, threaded: str, echo) -> int:
+    from experiments.run.runner import Runner
+
+    status = 0
     for number, (n, t) in enumerate(points, start=1):
         names = settings.strategies if t == threads[0] else threaded
         echo(f"sweep {sweep_id}: point {number}/{len(points)}: {n:,} items, {t} threads")

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from contract.errors import UsageError
+from experiments.servers.cpu import CpuReading
 from experiments.urls import connect_error, redact_dsn, with_params
 
 KINDS = ("embedded", "local", "docker")
@@ -93,9 +94,10 @@ class Target:
     details: dict = field(default_factory=dict)
     # why the server is gone ("" while it is up); by default: can we still connect?
     gone: Callable[[], str] | None = field(default=None, repr=False)
-    # CPU seconds all the server's processes used so far, but for the live backends whose pids
-    # are given where the server can tell them apart (None: cannot be known, see details)
-    cpu_seconds: Callable[..., float | None] = field(default=lambda excluding=(): None, repr=False)
+    # CPU seconds the server's processes used so far, split into backends and background
+    # processes, the live backends whose pids are given apart (servers/cpu.py's CpuReading;
+    # None: cannot be known, see details["server_cpu"])
+    cpu_reading: Callable[..., CpuReading | None] = field(default=lambda excluding=(): None, repr=False)
 
     def lost(self) -> str:
         """One line saying why the server went away, or "" when it still answers."""
@@ -161,9 +163,10 @@ def _cluster_target(spec: ServerSpec, bin_dir: Path, label: str, options: Server
                             "ran_from": str(cluster.bin_dir), "authentication": "scram-sha-256",
                             "data_dir_filesystem": filesystem_of(cluster.data_dir),
                             "server_cpu": "the kernel's accounting of the postmaster and its children "
-                                          "(live and exited), read with psutil, less the harness's own "
-                                          "backend",
-                            "lost": cluster.lost, "cpu_seconds": cluster.cpu_seconds}
+                                          "(live and exited), read with psutil at the start and end of "
+                                          "main(): backends (server_cpu_s, less the harness's own) and "
+                                          "background processes by title (background_cpu_s)",
+                            "lost": cluster.lost, "cpu_reading": cluster.cpu_reading}
 
 
 @contextmanager
@@ -207,10 +210,10 @@ def open_target(spec: ServerSpec, run_id: str, log_dir: Path | None = None,
         with _admin(dsn, spec.label) as conn:
             info = describe_server(conn)
         gone = details.pop("lost", None)
-        cpu_seconds = details.pop("cpu_seconds", lambda excluding=(): None)
+        cpu_reading = details.pop("cpu_reading", lambda excluding=(): None)
         info.update(details, requested_settings=options.settings)
         yield Target(spec.kind, spec.label, with_params(dsn, **params), "public",
-                     info["server_version"], info, gone, cpu_seconds)
+                     info["server_version"], info, gone, cpu_reading)
 
 
 def check_dsn_options(database_url: str, options: ServerOptions) -> None:
@@ -250,7 +253,7 @@ def _dsn_target(database_url: str, run_id: str, options: ServerOptions,
         info.update(data_dir_filesystem="unknown (a server we do not manage)", schema=schema,
                     kept_schema=options.keep_schema,
                     server_cpu="not measured: a --dsn server's processes are not ours to inspect "
-                               "(server_cpu_s is empty)")
+                               "(server_cpu_s, background_cpu_s and foreign_cpu_s are empty)")
         try:
             yield Target("dsn", "dsn", run_dsn, schema, info["server_version"], info)
         finally:

@@ -35,6 +35,7 @@ from pathlib import Path
 from contract.errors import UsageError
 from experiments import OWNER_FILE, SERVER_DIR_PREFIX
 from experiments.process import die_with_parent
+from experiments.servers.cpu import CpuReading, is_background
 
 START_TIMEOUT_S = 60
 SUPERUSER = "postgres"
@@ -210,29 +211,50 @@ class Cluster:
         how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
         return f"{self.label} stopped ({how}): {self.log_tail()}"
 
-    def cpu_seconds(self, excluding: Collection[int] = ()) -> float | None:
-        """CPU time (user + system) of every process of this server so far, from the kernel's
-        own accounting: the postmaster's, its live children's (backends, checkpointer, WAL
-        writer, ...), and that of children that exited (the kernel adds a reaped child's time to
-        its parent's children times); live children in `excluding` (the harness's own backend,
-        whose bookkeeping queries are not the pass's work) left out. None when the server is gone."""
+    def cpu_reading(self, excluding: Collection[int] = ()) -> CpuReading | None:
+        """CPU time (user + system) of every process of this server so far, from the kernel's own
+        accounting, split into backends and background processes (servers/cpu.py): the
+        postmaster's own, its live children's, and that of children that exited (the kernel adds
+        a reaped child's time to its parent's children times); the live children in `excluding`
+        (the harness's own backend, whose bookkeeping queries are not the pass's work) apart.
+        None when the server is gone.
+
+        A child the postmaster reaps while its children are read would be counted twice (live,
+        then in the children times) or not at all: the postmaster's children times are read
+        before and after the live children, and the reading is taken again until they agree."""
         import psutil
 
         if self.process is None or self.process.poll() is not None:
             return None
         try:
             postmaster = psutil.Process(self.process.pid)
-            live = 0.0
-            for child in postmaster.children():
-                if child.pid in excluding:
-                    continue
-                with suppress(psutil.Error):  # exited meanwhile: now in the children times
-                    times = child.cpu_times()
-                    live += times.user + times.system
-            own = postmaster.cpu_times()
+            for _ in range(20):
+                before = postmaster.cpu_times()
+                backends, background, excluded = 0.0, 0.0, 0.0
+                for child in postmaster.children():
+                    try:
+                        times = child.cpu_times()  # a zombie (exited, not yet reaped) still has them
+                    except psutil.Error:  # reaped meanwhile: the children times below change
+                        continue
+                    try:
+                        title = " ".join(child.cmdline())
+                    except psutil.Error:  # a zombie has no title: it has exited, so a backend
+                        title = ""
+                    cpu = times.user + times.system
+                    if child.pid in excluding:
+                        excluded += cpu
+                    elif is_background(title):
+                        background += cpu
+                    else:
+                        backends += cpu
+                after = postmaster.cpu_times()
+                if (after.children_user, after.children_system) == (before.children_user,
+                                                                    before.children_system):
+                    break
         except psutil.Error:
             return None
-        return own.user + own.system + own.children_user + own.children_system + live
+        own = after.user + after.system + after.children_user + after.children_system
+        return CpuReading(backends + own, background, excluded)
 
     def log_tail(self, lines: int = 1) -> str:
         try:

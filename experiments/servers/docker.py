@@ -24,6 +24,7 @@ from pathlib import Path
 from contract.errors import UsageError
 from experiments import DOCKER_LABEL as LABEL
 from experiments import REPO_ROOT
+from experiments.servers.cpu import CpuReading
 
 IMAGES_FILE = REPO_ROOT / "docker" / "images.txt"
 RUN_LABEL = f"{LABEL}.run-id"
@@ -128,6 +129,13 @@ def cgroup_cpu_seconds(container) -> float | None:
     return usage / 1e9
 
 
+def cgroup_reading(container) -> CpuReading | None:
+    """The container's usage as a CpuReading: everything in `backends` (a cgroup cannot tell
+    the server's processes apart)."""
+    usage = cgroup_cpu_seconds(container)
+    return None if usage is None else CpuReading(usage, None)
+
+
 @contextmanager
 def container(major: str, run_id: str, settings: dict[str, str] | None = None) -> Iterator[tuple[str, dict]]:
     """Start the pinned image; yield (dsn, details); always stop and remove the container."""
@@ -149,8 +157,10 @@ def container(major: str, run_id: str, settings: dict[str, str] | None = None) -
         yield dsn, {"image": image.reference, "image_checked": image.checked,
                     "container": started.name, "host_port": int(port),
                     "server_cpu": "the container's cgroup CPU usage, from the Docker engine's stats "
-                                  "(the harness's own backend included)",
-                    "cpu_seconds": lambda excluding=(): cgroup_cpu_seconds(started)}
+                                  "at the start and end of main(): every process of the server in "
+                                  "server_cpu_s (background processes and the harness's own backend "
+                                  "included; background_cpu_s empty)",
+                    "cpu_reading": lambda excluding=(): cgroup_reading(started)}
     finally:
         if started is not None:
             try:
