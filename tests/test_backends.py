@@ -11,7 +11,7 @@ import pytest
 
 from experiments import DOCKER_LABEL
 from contract.errors import UsageError
-from experiments.run.runner import check_version
+from experiments.run.preflight import check_version
 from experiments.config import parse_pg_settings
 from experiments.servers import Target, parse_pg
 from experiments.servers.cluster import Cluster

@@ -33,7 +33,7 @@ from contract.strategy_source import imported_modules, tree
 from experiments import REPO_ROOT
 from experiments.catalog import Strategy, discover, read_strategy
 from experiments.run.console import print_broken_rules
-from experiments.run.runner import check_version
+from experiments.run.preflight import check_version
 from experiments.servers import Target
 
 STRATEGIES_DIR = REPO_ROOT / "strategies"

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from experiments.catalog import Strategy, discover, select
 from experiments.config import Settings, parse_pg_settings
 from experiments.run.folder import check_results_dir
-from experiments.servers import ServerOptions, ServerSpec, check_dsn_options, parse_pg
+from contract.errors import UsageError
+from experiments.servers import MIN_MAJOR, ServerOptions, ServerSpec, Target, check_dsn_options, parse_pg
 
 
 @dataclass(frozen=True)
@@ -29,3 +30,14 @@ def preflight(settings: Settings) -> Plan:
         check_dsn_options(settings.database_url, options)
     check_results_dir(settings.path(settings.results_dir))  # before anything needs removing
     return Plan(strategies, specs, options)
+
+
+def check_version(target: Target, strategies: list[Strategy]) -> None:
+    """Refuse, in one line, a server too old for the catalogue and the harness's statistics."""
+    if target.major >= MIN_MAJOR:
+        return
+    merge = [s.name for s in strategies if s.tags.get("technique") in ("sql_merge", "copy_merge")]
+    raise UsageError(
+        f"PostgreSQL {target.server_version} ({target.label}) is older than {MIN_MAJOR}: MERGE "
+        f"strategies ({', '.join(merge) or 'none selected'}) need 15+, and the harness's statistics "
+        "need pg_stat_force_next_flush() (15+) and pg_stat_database.sessions (14+)")

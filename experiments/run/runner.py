@@ -36,8 +36,8 @@ from experiments.run.schedule import Schedule
 from experiments.run.folder import (RunFolder, RunFolderError, git_diff_text, git_state,
                                     new_run_id)
 from experiments.run.lock import describe as describe_holder, one_run_at_a_time
-from experiments.run.preflight import Plan, preflight
-from experiments.servers import MIN_MAJOR, ServerSpec, Target, open_target
+from experiments.run.preflight import Plan, check_version, preflight
+from experiments.servers import ServerSpec, Target, open_target
 from experiments.servers.sessions import WrongSchema, connect_in_schema
 
 log = logging.getLogger("experiments.runner")
@@ -240,14 +240,3 @@ class Runner:
                 self.slow_rounds[target.label] = schedule.slow_rounds()
             self.unstable += [(target.label, *entry) for entry in schedule.unstable()]
             schema.drop_stage(conn, target.schema)
-
-
-def check_version(target: Target, strategies: list[Strategy]) -> None:
-    """Refuse, in one line, a server too old for the catalogue and the harness's statistics."""
-    if target.major >= MIN_MAJOR:
-        return
-    merge = [s.name for s in strategies if s.tags.get("technique") in ("sql_merge", "copy_merge")]
-    raise UsageError(
-        f"PostgreSQL {target.server_version} ({target.label}) is older than {MIN_MAJOR}: MERGE "
-        f"strategies ({', '.join(merge) or 'none selected'}) need 15+, and the harness's statistics "
-        "need pg_stat_force_next_flush() (15+) and pg_stat_database.sessions (14+)")
