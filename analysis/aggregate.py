@@ -3,7 +3,8 @@
 The original's columns (`test`, `average_duration`, `average_memory`, `success_rate`,
 `z_duration`, `z_memory`) plus n, median, standard deviation, coefficient of variation, the
 geometric mean with its 95% t-interval (`ci_low`, `ci_high`; analysis.stats), rows written per
-second, `floor_multiple` (median duration / the floor's median: descriptive), and from the blocked
+second, `floor_multiple` (median duration / the floor's median: descriptive), `foreign_load`
+(successful passes that ran under foreign load: contract.row.under_foreign_load), and from the blocked
 model of the phase (contract.ranking, via analysis.phase_ranking): `floor_ratio` (`x floor`) with
 its 95% interval, `rank` (the places a strategy could take, "2-5"; "floor", "suspect", "not
 ranked"), `band` (letters: strategies sharing one cannot be told apart), `blocks` (rounds it
@@ -17,6 +18,7 @@ import pandas as pd
 
 from analysis.load import COMPREHENSIBILITY, CONFIG_COLUMNS
 from analysis.phase_ranking import rank_phase
+from contract.row import under_foreign_load
 from analysis.stats import geometric_mean_ci, zscores
 
 
@@ -64,6 +66,9 @@ def aggregate(passes: pd.DataFrame) -> pd.DataFrame:
             "median_table_bytes": _median(ok.get("table_bytes", pd.Series(dtype=float))),
             **{c: _first(group, c, None) for c in COMPREHENSIBILITY},
             **time_split(ok),
+            "foreign_load": int(sum(under_foreign_load(f, w) for f, w in zip(
+                ok.get("foreign_cpu_s", pd.Series(dtype=float)), ok.get("wall_s", pd.Series(dtype=float)))
+                if f == f and w == w)),  # NaN: not recorded
         })
     table = pd.DataFrame(rows)
     if table.empty:
@@ -89,7 +94,7 @@ def aggregate(passes: pd.DataFrame) -> pd.DataFrame:
              "median_memory", "memory_ci_low", "memory_ci_high", "z_duration", "z_memory",
              "median_max_rss_mb", "median_wal_bytes", "median_wal_per_row", "median_table_bytes",
              "median_dead_tuples", "median_hot_updates", "median_connections", "median_statements",
-             *COMPREHENSIBILITY, *TIME_SPLIT]
+             *COMPREHENSIBILITY, *TIME_SPLIT, "foreign_load"]
     return table[order].reset_index(drop=True)
 
 
@@ -100,15 +105,24 @@ RANK_COLUMNS = [("rank", "rank", ""), ("band", "band", ""), ("blocks", "blocks",
                 ("suspect", "suspect", False)]
 
 
-TIME_SPLIT = ["median_client_cpu_s", "median_server_cpu_s", "median_other_s"]
+TIME_SPLIT = ["median_client_cpu_s", "median_server_cpu_s", "median_background_cpu_s", "median_other_s",
+              "median_overlap_s"]
 
 
 def time_split(ok: pd.DataFrame) -> dict:
     """Where a strategy's time goes, medians over its successful passes: CPU of its own process
-    during main(), CPU of the server's processes, and the rest of the duration (waiting: round
-    trips, locks, I/O), per pass before the median. NaN where a run did not record them."""
+    during main(), CPU of the server's backends, of the server's background processes (runs with
+    the manifest's `cpu_split` `main-only`), the rest of the duration (waiting: round trips, locks,
+    I/O) and the overlap (client and server CPU beyond the duration: work done at once by several
+    processes, e.g. several connections), per pass before the median; `other` and `overlap` are
+    never both above 0 in a pass. In runs before `cpu_split`, server CPU also spans the timed
+    process's start-up and the settle wait, so `overlap` there mostly measures that. NaN where a
+    run did not record them."""
     if "client_cpu_s" not in ok or "server_cpu_s" not in ok:
         return dict.fromkeys(TIME_SPLIT, float("nan"))
-    other = ok["duration_s"] - ok["client_cpu_s"] - ok["server_cpu_s"]
+    rest = ok["duration_s"] - ok["client_cpu_s"] - ok["server_cpu_s"]
+    background = ok["background_cpu_s"] if "background_cpu_s" in ok else pd.Series(dtype=float)
     return {"median_client_cpu_s": _median(ok["client_cpu_s"]),
-            "median_server_cpu_s": _median(ok["server_cpu_s"]), "median_other_s": _median(other)}
+            "median_server_cpu_s": _median(ok["server_cpu_s"]),
+            "median_background_cpu_s": _median(background),
+            "median_other_s": _median(rest.clip(lower=0)), "median_overlap_s": _median((-rest).clip(lower=0))}
