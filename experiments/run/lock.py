@@ -137,9 +137,12 @@ def _record(run_id: str) -> dict:
         user = getpass.getuser()
     except Exception:  # no name for our uid (a container)
         user = str(os.getuid())
+    argv = list(sys.argv)
+    if argv and argv[0].endswith("__main__.py"):  # `python -m experiments ...`, as it was typed
+        argv[:1] = ["-m", Path(argv[0]).parent.name]
     return {"run_id": run_id, "pid": os.getpid(), "user": user,
             "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "command": shlex.join([os.path.basename(sys.executable), *sys.argv])}
+            "command": shlex.join([os.path.basename(sys.executable), *argv])}
 
 
 def _write(fd: int, record: dict) -> None:
