@@ -138,7 +138,10 @@ def test_a_strategy_that_sleeps_connected_costs_no_cpu_anywhere(rows):
     for row in rows["sleeps_connected"]:
         assert row["duration_s"] >= 1.0
         assert row["client_cpu_s"] < 0.1 and row["server_cpu_s"] < 0.05, row
-        assert 0 <= row["background_cpu_s"] < 0.05, row
+        assert row["background_cpu_s"] >= 0, row
+    # the server's background processes keep their own schedule (a WAL writer or autovacuum round
+    # can land in one sleeping pass: 0.17 s once in CI), so their CPU is asserted in the median
+    assert statistics.median(r["background_cpu_s"] for r in rows["sleeps_connected"]) < 0.05
 
 
 @pytest.mark.db
