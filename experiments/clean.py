@@ -20,25 +20,12 @@ import time
 from pathlib import Path
 
 from experiments import DOCKER_LABEL, OWNER_FILE, REPO_ROOT, SCRATCH_DIR_PREFIX, SERVER_DIR_PREFIX
-
-
-def _alive(pid: int) -> bool:
-    try:  # reap it first if it is our own child that already exited (a zombie still "exists")
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+from experiments.process import alive
 
 
 def _owner_alive(folder: Path) -> bool:
     try:
-        return _alive(int((folder / OWNER_FILE).read_text().strip()))
+        return alive(int((folder / OWNER_FILE).read_text().strip()))
     except (OSError, ValueError):
         return False
 
@@ -114,7 +101,7 @@ def _stop(pid: int) -> None:
             return
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
-            if not _alive(pid):
+            if not alive(pid):
                 return
             time.sleep(0.1)
 

@@ -151,6 +151,21 @@ class _MarkPipes:
                 os.close(fd)
 
 
+def alive(pid: int) -> bool:
+    """Whether process `pid` exists (another user's counts too)."""
+    try:  # reap it first if it is our own child that already exited (a zombie still "exists")
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _exited(pid: int) -> bool:
     """The child has exited (its status stays there for wait4)."""
     try:

@@ -46,6 +46,7 @@ from pathlib import Path
 
 from contract import ENV_PREFIX
 from contract.errors import UsageError
+from experiments.process import alive
 
 LOCK_FILE_ENV = ENV_PREFIX + "LOCK_FILE"
 LOCK_NAME = "upsert-bench.lock"
@@ -105,21 +106,11 @@ def _holder_now(path: Path) -> dict:
     record = read_holder(path)
     for _ in range(5):
         pid = record.get("pid")
-        if isinstance(pid, int) and _alive(pid):
+        if isinstance(pid, int) and alive(pid):
             break
         time.sleep(0.05)
         record = read_holder(path)
     return record
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def describe(record: dict) -> str:
