@@ -51,6 +51,10 @@ def _passes(results_dir: Path, side: Side) -> pd.DataFrame:
 def compare(results_dir: Path, a: str, b: str, alpha: float = 0.05) -> pd.DataFrame:
     left, right = Side.parse(a), Side.parse(b)
     before, after = _passes(results_dir, left), _passes(results_dir, right)
+    # a side that interleaved thread counts: each strategy@threads is compared apart
+    if before["threads"].nunique() > 1 or after["threads"].nunique() > 1:
+        before, after = (side.assign(strategy=side["strategy"] + "@" + side["threads"].astype(int).astype(str))
+                         for side in (before, after))
     rows = []
     keys = sorted(set(map(tuple, before[["strategy", "phase"]].values))
                   & set(map(tuple, after[["strategy", "phase"]].values)))

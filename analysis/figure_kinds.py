@@ -82,8 +82,9 @@ KINDS = (
           ("memory", "Peak memory", "median_memory", "peak memory, MB (memray)",
            "each strategy's fitted exponent"))),
     FigureKind("speedup", scaling_figures.speedup_figure, "threads",
-               "Do threads help? Speed-up over the fewest threads, with its 95% Welch t-interval, against "
-               "the ideal min(threads, cores) ([below](#scaling-sweep))", reads="speedup"),
+               "Do threads help? Speed-up over the fewest threads, against the ideal min(threads, cores), "
+               "with the interval its design allows: within rounds (thread counts interleaved in one run, "
+               "blocked model) or between runs (Welch) ([below](#scaling-sweep))", reads="speedup"),
 )
 BY_NAME = {kind.name: kind for kind in KINDS}
 FORMER_NAMES = {old: kind.name for kind in KINDS for old in kind.formerly}

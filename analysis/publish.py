@@ -62,6 +62,25 @@ def copy_run(source: Path, target: Path) -> None:
                 shutil.copyfileobj(raw, packed)
 
 
+FOREIGN_LOAD_WARNING = 0.10  # share of a run's passes under foreign load that publish warns of
+
+
+def _check_alone(run_id: str, manifest, passes: int, echo) -> None:
+    """A run that ran beside another (--allow-concurrent) is refused; one with many passes under
+    foreign load is named (REPORT.md's setup counts them too)."""
+    concurrency = manifest.concurrency
+    if concurrency is None:
+        return
+    if concurrency.allowed and concurrency.other_run:
+        other = concurrency.other_run.get("run_id", "another run")
+        raise UsageError(f"run {run_id} ran beside {other} (--allow-concurrent): its durations are not "
+                         "comparable; re-run it alone, then publish")
+    loaded = concurrency.passes_under_foreign_load or 0
+    if passes and loaded > FOREIGN_LOAD_WARNING * passes:
+        echo(f"warning: run {run_id}: {loaded} of {passes} passes ran under foreign load (other processes "
+             "took more than 10% of a CPU core); REPORT.md says so, a quieter re-run would be better")
+
+
 def publish(name: str, results_dir: Path, runs: str | None = None, figures: Path = FIGURES_DIR,
             echo=print, kinds: list[str] | None = None) -> list[Path]:
     if not NAME.fullmatch(name) or name == LATEST:
@@ -71,6 +90,7 @@ def publish(name: str, results_dir: Path, runs: str | None = None, figures: Path
         if manifest.git.dirty or not manifest.git.commit:
             raise UsageError(f"run {run_id} ran with uncommitted changes ({describe_lineage(lineage(results_dir / run_id, manifest))}): "
                              "a published set comes from one clean commit; commit, re-run, publish")
+        _check_alone(run_id, manifest, int((loaded.passes["run_id"] == run_id).sum()), echo)
     kinds = current_names(kinds)
     unknown = sorted(set(kinds or ()) - set(BY_NAME))
     if unknown:

@@ -31,6 +31,7 @@ def setup_section(manifests: dict[str, Manifest]) -> list[str]:
         f"- **PostgreSQL:** {'; '.join(versions) or '?'}, a fresh server per run; settings: "
         f"{server_settings(manifests)} (the rest initdb's defaults; all in each run's manifest).",
         f"- **Repeats:** {repeats_line(manifests)}.",
+        f"- **Alone on the machine:** {alone_line(manifests)}.",
         "- **Packages:** " + ", ".join(f"{p} {installed[p]}" for p in PACKAGES if p in installed) + ".",
         "- **Method:** every pass (strategy x phase x repeat) runs from the same canonical "
         "starting state in a fresh process, timed over `main()`; in the first repeat (or more with "
@@ -62,6 +63,29 @@ def server_settings(manifests: dict[str, Manifest]) -> str:
             for name, value in (server.requested_settings or {}).items():
                 seen.setdefault(name, set()).add(f"{value} (requested)")
     return ", ".join(f"{name} {' / '.join(sorted(v))}" for name, v in seen.items()) or "initdb's defaults"
+
+
+def alone_line(manifests: dict[str, Manifest]) -> str:
+    """Whether the runs had the machine to themselves: the one-run-at-a-time lock (a run started
+    with --allow-concurrent beside another says so) and the passes other processes' CPU made
+    suspect (the manifests' `concurrency`)."""
+    recorded = {run: m.concurrency for run, m in manifests.items() if m.concurrency is not None}
+    if not recorded:
+        return "not recorded (runs from before the one-run-at-a-time lock)"
+    beside = sorted(run for run, c in recorded.items() if c.allowed and c.other_run)
+    unlocked = sorted(run for run, c in recorded.items() if c.allowed and not c.other_run)
+    loaded = sum(c.passes_under_foreign_load or 0 for c in recorded.values())
+    parts = [f"{len(recorded) - len(beside) - len(unlocked)} of {len(manifests)} runs held the "
+             "one-run-at-a-time lock"]
+    if beside:
+        parts.append(f"**{', '.join(beside)} ran beside another run** (--allow-concurrent): "
+                     "their durations are not comparable")
+    if unlocked:
+        parts.append(f"{', '.join(unlocked)} ran with --allow-concurrent, no other run holding the lock")
+    parts.append(f"{loaded} passes ran under foreign load (other processes took more than 10% of a CPU "
+                 "core meanwhile: their durations are suspect)" if loaded else
+                 "no pass ran under foreign load (other processes took under 10% of a CPU core)")
+    return "; ".join(parts)
 
 
 def repeats_line(manifests: dict[str, Manifest]) -> str:

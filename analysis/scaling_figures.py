@@ -13,7 +13,7 @@ import seaborn as sns
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
 from analysis.figure_style import FLOOR_LABEL, add_provenance, log_ticks
-from analysis.stats import RATIO_INTERVAL
+from analysis.scaling import INTERVALS, SEPARATE
 
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "<", ">", "h"]
 
@@ -115,6 +115,9 @@ def speedup_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
     names = {s: s + (" (floor, one connection: a control)" if s in floors else "") for s in strategies}
     panels = sorted(table["items"].unique())
     phases = [p for p in ("insert", "update") if p in set(table["phase"])]
+    if "design" not in table:  # a speedup.csv from before the interleaved design
+        table = table.assign(design=SEPARATE, interval=INTERVALS[SEPARATE])
+    several_designs = table["design"].nunique() > 1
     fig, axes = plt.subplots(len(phases), len(panels), figsize=(4.2 * len(panels) + 3.0, 3.6 * len(phases)),
                              squeeze=False, sharey=True)
     top = max(table["threads"].max(), 2)
@@ -128,11 +131,12 @@ def speedup_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
             part = table[(table["phase"] == phase) & (table["items"] == items)]
             ax.plot(ideal_x, ideal_y, color="#999999", linestyle=":", linewidth=1.2, label=ideal)
             ax.axhline(1, color="black", linewidth=0.6)
-            for strategy, line in part.groupby("strategy", sort=True):
+            for (strategy, design), line in part.groupby(["strategy", "design"], sort=True):
                 line = line.sort_values("threads")
+                label = names[strategy] + (f" ({design})" if several_designs else "")
                 errors = np.nan_to_num(np.vstack([np.clip(line["speedup"] - line["ci_low"], 0, None),
                                                   np.clip(line["ci_high"] - line["speedup"], 0, None)]))
-                ax.errorbar(line["threads"], line["speedup"], yerr=errors, label=names[strategy], markersize=4,
+                ax.errorbar(line["threads"], line["speedup"], yerr=errors, label=label, markersize=4,
                             linewidth=1, capsize=2, **styles[strategy])
             ax.set_xscale("log", base=2)
             ax.set_xticks(sorted(table["threads"].unique()), [str(t) for t in sorted(table["threads"].unique())])
@@ -148,11 +152,17 @@ def speedup_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
     labels = [ideal] + sorted(set(legend) - {ideal})
     axes[0][-1].legend([legend[label] for label in labels], labels, loc="upper left",
                        bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False,
-                       title="error bars: " + RATIO_INTERVAL.replace(" of the ratio", "\nof the ratio"),
+                       title="error bars: " + "\n".join((f"{d}: " if several_designs else "") + _broken(INTERVALS[d])
+                                                         for d in sorted(table["design"].unique())),
                        title_fontsize=7, alignment="left")
     fig.subplots_adjust(hspace=0.3)
     add_provenance(fig, provenance)
     return fig
+
+
+def _broken(interval: str) -> str:
+    """An interval's label on two lines, for the legend's title."""
+    return interval.replace(" of the ratio", "\nof the ratio").replace(" of the within", "\nof the within")
 
 
 def _cores(table: pd.DataFrame) -> int | None:

@@ -164,7 +164,8 @@ class Sweep(Part):
     id: str | None = entry("the sweep's id (`sweep-<start>`), shared by its runs")
     items: tuple[int, ...] = entry("the grid's item counts", factory=tuple)
     threads: tuple[int, ...] = entry("the grid's thread counts", factory=tuple)
-    point: tuple[int, ...] = entry("this run's (items, threads)", factory=tuple)
+    point: tuple[int, ...] = entry("this run's (items, thread count...): since thread counts are interleaved "
+                                   "within a run, its items and every thread count it ran", factory=tuple)
     extra: dict = extra_keys()
 
 
@@ -215,11 +216,15 @@ class Manifest(Part):
     config_sources: dict[str, str] = entry("setting name -> where its value came from (`.env_dist`, `.env`, "
                                            "environment, `cli`, `--from <run>`)", factory=dict)
     items: int | None = entry("rows per table")
-    threads: int | None = entry("threads a threaded strategy uses")
+    threads: int | None = entry("threads a threaded strategy uses (of several interleaved: the smallest, "
+                                "which the strategies that are not threaded ran at)")
+    thread_counts: tuple[int, ...] | None = entry(
+        "the thread counts interleaved in every round (`--threads 1,2,4`): threaded strategies and the floor "
+        "ran at each, as `name@threads` in `repeats`; absent for a run of one", omitted_when_none=True)
     repeat: int | str | None = entry("repeats asked for, or `auto`")
     timeout_s: float | None = entry("seconds one pass may take before it is killed")
     auto_repeat: AutoRepeat | None = entry("with `--repeat auto`, its limits; None for a fixed count")
-    repeats: dict[str, dict[str, RepeatReport]] = entry("server label -> strategy -> the repeats it got and "
+    repeats: dict[str, dict[str, RepeatReport]] = entry("server label -> strategy (or strategy@threads) -> the repeats it got and "
                                                         "why it stopped", factory=dict)
     slow_rounds: dict[str, dict[str, tuple[int, ...]]] | None = entry(
         "server label -> phase -> rounds whose effect in the blocked model lies beyond 3.5 median "

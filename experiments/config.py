@@ -28,6 +28,17 @@ from experiments.urls import redact_dsn, sqlalchemy_url
 class _SettingsMethods:
     """What `Settings` does besides holding the values."""
 
+    @property
+    def threads(self) -> int:
+        """The thread count of a run with one (TOTAL_THREADS); of one interleaving several, the
+        smallest: the one its strategies that are not threaded run at."""
+        return self.thread_counts[0]
+
+    @property
+    def interleaves_threads(self) -> bool:
+        """Does the run interleave several thread counts (TOTAL_THREADS=1,2,4)?"""
+        return len(self.thread_counts) > 1
+
     def path(self, value: str) -> Path:
         """A folder setting as an absolute path (relative ones are relative to the repository)."""
         return in_repo(value)

@@ -44,6 +44,15 @@ def _flag(name: str) -> Callable[[str], bool]:
     return parse
 
 
+def _thread_counts(text: str) -> tuple[int, ...]:
+    """One thread count, or several separated by commas (sorted, each once): a run interleaves them."""
+    parse = _positive_int("--threads / TOTAL_THREADS", 256)
+    parts = [part for part in text.split(",") if part.strip()]
+    if not parts:
+        raise UsageError(f"--threads / TOTAL_THREADS must be a whole number or a comma-separated list, got {text!r}")
+    return tuple(sorted({parse(part) for part in parts}))
+
+
 def _repeat(text: str) -> int | None:
     """`auto` (None: rounds until each strategy's interval is narrow enough, within the budget)
     or a fixed count."""
@@ -138,9 +147,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TOTAL_ITEMS", "items", int, _positive_int("--items / TOTAL_ITEMS", 100_000_000), "10000",
             "rows per table (users and addresses each get TOTAL_ITEMS rows); the original's name",
             "rows per table", flag="--items", metavar="N"),
-    Setting("TOTAL_THREADS", "threads", int, _positive_int("--threads / TOTAL_THREADS", 256), "4",
-            "worker threads / connections for threaded and concurrent strategies; the original's name",
-            "threads/connections of threaded strategies", flag="--threads", metavar="N"),
+    Setting("TOTAL_THREADS", "thread_counts", tuple[int, ...], _thread_counts, "4",
+            "worker threads / connections for threaded and concurrent strategies; the original's name.\n"
+            "Several (1,2,4) run interleaved in one run: every round runs the threaded strategies and the\n"
+            "floor at each count, the others at the first (the smallest), for a speed-up measured in one run",
+            "threads/connections of threaded strategies; several (1,2,4) interleave in one run",
+            flag="--threads", metavar="N[,N...]",
+            docs="threads/connections of threaded strategies. Several (`1,2,4`) are interleaved in one "
+                 "run: each round runs the threaded strategies and the floor at every count and the "
+                 "others at the smallest, so a speed-up is measured within rounds (`speedup.csv`)"),
     Setting("REPEAT", "repeat", int | None, _repeat, "auto",  # None: auto
             "how many times every strategy runs both passes: a number, or auto = rounds over the strategies\n"
             "whose 95% interval is still wider than TARGET percent, at least 3 and at most MAX_REPEAT, until\n"

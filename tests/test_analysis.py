@@ -27,18 +27,19 @@ from conftest import run_cli
 def make_run(results, run_id, durations, items=1000, threads=4, pg="18.4", memory=None,
              failures=(), cpu="Test CPU", config=None, commit="abcdef1234567", dirty=False, python="3.11.7",
              diff=""):
-    """A run folder whose passes have the given durations: {(strategy, phase): [seconds...]}."""
+    """A run folder whose passes have the given durations: {(strategy, phase): [seconds...]}, or
+    {(strategy, phase, threads): [...]} for a run interleaving thread counts."""
     folder = results / run_id
     folder.mkdir(parents=True)
     with open(folder / "results.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
         writer.writeheader()
-        for (strategy, phase), values in durations.items():
+        for (strategy, phase, *at), values in durations.items():
             for repeat, seconds in enumerate(values, start=1):
                 ok = (strategy, phase, repeat) not in failures
                 writer.writerow({
                     "run_id": run_id, "strategy": strategy, "phase": phase, "repeat": repeat,
-                    "items": items, "threads": threads, "backend": "embedded", "pg_version": pg,
+                    "items": items, "threads": at[0] if at else threads, "backend": "embedded", "pg_version": pg,
                     "duration_s": seconds, "wall_s": seconds + 0.5,
                     "peak_memory_mb": (memory or {}).get(strategy, 10.0) + repeat * 0.01,
                     "allocations": 100, "max_rss_mb": 50, "users": items, "addresses": items,

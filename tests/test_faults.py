@@ -28,7 +28,7 @@ from experiments import REPO_ROOT
 
 from conftest import FIXTURES, read_results, run_cli, wait_for_rows
 
-pytestmark = pytest.mark.slow  # whole runs; `make test-fast` leaves them out
+pytestmark = [pytest.mark.slow, pytest.mark.db]  # whole runs against a server; `make test-fast` leaves them out
 
 
 def postgres_processes(data_dir: str) -> list[psutil.Process]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import pytest
+
 from contract.row import PassRow
 from experiments.catalog import Strategy
 from experiments.config import load_settings
@@ -115,3 +117,27 @@ def test_settled_means_its_x_floor_is_pinned_down_not_only_its_own_duration():
     play(schedule, lambda name, number: 0.1 * (1.3 if number % 2 else 1.0) if name == "floor" else 0.5)
     report = schedule.report()["steady"]
     assert report["cv_pct"]["insert"] == 0 and report["repeats"] == 6 and report["stopped"] == "max repeats"
+
+
+def test_several_thread_counts_interleave_in_every_round():
+    """`--threads 1,4`: every round runs the threaded strategy and the floor at both counts and
+    the others at the first; a unit's x floor is against the floor at its own thread count."""
+    pool = Strategy("pool", Path("pool.py"), tags={"threaded": True})
+    schedule = Schedule([FLOOR, STEADY, pool], settings(repeat=3, thread_counts=(1, 4)), 1, "s")
+    assert {u.name: u.threads for u in schedule.strategies} == {
+        "floor@1": 1, "floor@4": 4, "steady@1": 1, "pool@1": 1, "pool@4": 4}
+    seconds = {("floor", 1): 0.1, ("floor", 4): 0.2, ("steady", 1): 0.5, ("pool", 1): 0.8, ("pool", 4): 0.5}
+    rounds = []
+    while (order := schedule.next_round()) is not None:
+        rounds.append(sorted(u.name for u in order))
+        for unit in order:
+            for phase in ("insert", "update"):
+                value = seconds[(unit.strategy.name, unit.threads)] * (1 + 0.01 * schedule.round)
+                done = dataclasses.replace(row(unit.strategy.name, phase, value), threads=unit.threads)
+                schedule.record(done)
+        schedule.end_round()
+    assert rounds == [sorted(seconds_key) for seconds_key in
+                      [["floor@1", "floor@4", "steady@1", "pool@1", "pool@4"]] * 3]
+    assert schedule._ranking("insert", 4)["pool@4"].floor_ratio == pytest.approx(2.5, rel=0.01)
+    assert schedule._ranking("insert", 1)["pool@1"].floor_ratio == pytest.approx(8.0, rel=0.01)
+    assert set(schedule.report()) == {"floor@1", "floor@4", "steady@1", "pool@1", "pool@4"}

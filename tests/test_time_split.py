@@ -8,7 +8,7 @@ import pytest
 
 from conftest import REPO_ROOT, read_results, run_cli
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.db]  # whole runs against a server
 FOLDER = REPO_ROOT / "tests" / "strategies_cpu"
 
 

@@ -56,6 +56,7 @@ class PassRunner:
         self.settings = settings
         self.target = target
         self.conn = conn
+        self.threads = settings.threads  # the thread count of the pass measured now (measure())
         self.run_id = run_id
         self.seed = seed
         self.application = application  # application_name of every worker session
@@ -80,10 +81,11 @@ class PassRunner:
             self.spent[what] = self.spent.get(what, 0.0) + time.perf_counter() - started
 
     def measure(self, strategy: Strategy, phase: str, repeat: int, position: int,
-                record=None) -> PassRow:
+                record=None, threads: int | None = None) -> PassRow:
         """The pass's row; a failed row when a harness query fails. When the server or the
         harness's connection is gone, `record` gets that pass's failed row and ServerLost is
-        raised."""
+        raised. `threads`: the pass's thread count (a run of several; the setting's when None)."""
+        self.threads = threads or self.settings.threads
         try:
             return self._run(strategy, phase, repeat, position)
         except psycopg.Error as error:
@@ -104,7 +106,7 @@ class PassRunner:
         """The columns every row of this pass has, whatever happened."""
         s, target = self.settings, self.target
         return {"run_id": self.run_id, "strategy": strategy.name, "phase": phase, "repeat": repeat,
-                "items": s.items, "threads": s.threads, "backend": target.kind,
+                "items": s.items, "threads": self.threads, "backend": target.kind,
                 "pg_version": target.server_version, "test": f"{strategy.name}-{phase}",
                 "library": strategy.library, "technique": strategy.tags.get("technique", ""),
                 "reference": strategy.is_reference, "order": position, "seed": self.seed,
@@ -146,7 +148,7 @@ class PassRunner:
         env = dict(child_env(self.target.dsn), **(extra_env or {}), PGAPPNAME=self.application)
         result = self.scratch / f"{name}.json"
         argv = [*prefix, "experiments.passes.worker", "--strategy-file", str(strategy.path),
-                "--phase", phase, "--items", str(s.items), "--threads", str(s.threads), "--result", str(result),
+                "--phase", phase, "--items", str(s.items), "--threads", str(self.threads), "--result", str(result),
                 "--schema", self.target.schema]
         outcome = run_worker(argv, env, s.timeout, result, self.scratch / f"{name}.out", REPO_ROOT, on_mark)
         log.info("%s: exit %s, wall %.3f s, result %s", name, outcome.returncode, outcome.wall_s,
@@ -178,7 +180,8 @@ class PassRunner:
         started = time.perf_counter()
         self.spent = {}
         identity = self._identity(strategy, phase, repeat, position)
-        name = f"{strategy.name}-{phase}-r{repeat}-{self.target.label.replace(':', '')}"
+        threads = f"-t{self.threads}" if s.interleaves_threads else ""
+        name = f"{strategy.name}{threads}-{phase}-r{repeat}-{self.target.label.replace(':', '')}"
         with_memory = s.measure_memory and repeat <= s.memory_repeats
         memory, errors = self._memory(strategy, phase, name) if with_memory else ({}, [])
 

@@ -48,8 +48,9 @@ def print_broken_rules(console: Console, strategies: list[Strategy]) -> None:
                       soft_wrap=True)
 
 
-def pass_line(row: PassRow) -> str:
-    where = f"{row.strategy} {row.phase} r{row.repeat}"
+def pass_line(row: PassRow, interleaved: bool = False) -> str:
+    """One line per pass; `interleaved`: the run has several thread counts (name@threads)."""
+    where = f"{row.strategy}{f'@{row.threads}' if interleaved else ''} {row.phase} r{row.repeat}"
     if not row.success:
         return f"[red]FAIL[/red] {where}: {row.error}"
     memory = f", {row.peak_memory_mb:.1f} MB peak" if row.peak_memory_mb is not None else ""
@@ -69,11 +70,13 @@ def _floor_text(ranked: Ranked | None) -> str:
     return f"{ranked.floor_ratio:,.2f}x ({ranked.floor_low:,.2f}-{ranked.floor_high:,.2f})"
 
 
-def _phase_passes(rows: list[PassRow], server: str, phase: str) -> tuple[list[tuple], frozenset[str]]:
+def _phase_passes(rows: list[PassRow], server: str, phase: str,
+                  threads: int | None = None) -> tuple[list[tuple], frozenset[str]]:
     """(block, strategy, seconds, reference) of one server's successful passes of one phase (a
-    block: one repeat), and the strategies that opened several connections (they may beat the
-    floor)."""
-    good = [r for r in rows if r.server == server and r.phase == phase and r.success]
+    block: one repeat), at one thread count when given, and the strategies that opened several
+    connections (they may beat the floor)."""
+    good = [r for r in rows if r.server == server and r.phase == phase and r.success
+            and (threads is None or r.threads == threads)]
     connections: dict[str, list[int]] = defaultdict(list)
     for r in good:
         if r.connections is not None:
@@ -82,9 +85,10 @@ def _phase_passes(rows: list[PassRow], server: str, phase: str) -> tuple[list[tu
     return [(r.repeat, r.strategy, r.duration_s, r.reference) for r in good], parallel
 
 
-def phase_ranking(rows: list[PassRow], server: str, phase: str) -> Ranking:
-    """contract.ranking over one server's successful passes of one phase."""
-    passes, parallel = _phase_passes(rows, server, phase)
+def phase_ranking(rows: list[PassRow], server: str, phase: str, threads: int | None = None) -> Ranking:
+    """contract.ranking over one server's successful passes of one phase (at one thread count:
+    a run interleaving several ranks each apart, as the analysis's configurations do)."""
+    passes, parallel = _phase_passes(rows, server, phase, threads)
     return rank(passes, parallel=parallel)
 
 
@@ -92,8 +96,8 @@ def log_below_floor(rows: list[PassRow]) -> int:
     """Name in the run log every single-connection pass far below the floor's pass of its round
     (contract.ranking.below_floor_passes); returns how many."""
     count = 0
-    for server, phase in sorted({(r.server, r.phase) for r in rows}):
-        for block, strategy, ratio in below_floor_passes(*_phase_passes(rows, server, phase)):
+    for server, phase, threads in sorted({(r.server, r.phase, r.threads) for r in rows}):
+        for block, strategy, ratio in below_floor_passes(*_phase_passes(rows, server, phase, threads)):
             log.warning("%s %s repeat %s on %s took %.2fx the floor's pass of its round: below the floor "
                         "on one connection (noise, or a measurement problem)", strategy, phase, block, server, ratio)
             count += 1
@@ -101,31 +105,36 @@ def log_below_floor(rows: list[PassRow]) -> int:
 
 
 def summary_table(rows: list[PassRow]) -> Table:
-    """Per server x phase, the strategies in ranking order (contract.ranking, the blocked model):
-    rank, band, median duration, `x floor` with its interval, the CPU split, memory."""
+    """Per server x thread count x phase, the strategies in ranking order (contract.ranking, the
+    blocked model): rank, band, median duration, `x floor` with its interval, the CPU split,
+    memory."""
     groups: dict[tuple, list[PassRow]] = defaultdict(list)
     for row in rows:
-        groups[(row.server, row.phase, row.strategy)].append(row)
-    ranking = {key: phase_ranking(rows, *key).by_strategy()
-               for key in sorted({(r.server, r.phase) for r in rows}, key=lambda k: (k[0], PHASES.index(k[1])))}
+        groups[(row.server, row.threads, row.phase, row.strategy)].append(row)
+    ranking = {key: phase_ranking(rows, key[0], key[2], key[1]).by_strategy()
+               for key in sorted({(r.server, r.threads, r.phase) for r in rows},
+                                 key=lambda k: (k[0], k[1], PHASES.index(k[2])))}
     several_servers = len({row.server for row in rows}) > 1
+    several_threads = len({row.threads for row in rows}) > 1
     server_cpu = any(row.server_cpu_s is not None for row in rows)
     floors = any(entry.floor_ratio is not None for part in ranking.values() for entry in part.values())
     table = Table(title="Summary: medians of successful passes. Rank (places a strategy could take) and "
                         "band (a shared letter: cannot be told apart) from comparisons simultaneous over "
-                        f"all pairs; x floor with its {FLOOR_INTERVAL}; CPU of the strategy's process "
-                        "during main() and of all server processes", title_justify="left")
-    for column in ("server", "phase", "rank", "band", "strategy", "ok", "duration s", "x floor", "client CPU s",
-                   "server CPU s", "peak MB", "WAL MB"):
-        if (column == "server" and not several_servers or column == "x floor" and not floors
+                        f"all pairs; x floor with its {FLOOR_INTERVAL}; CPU during main() of the "
+                        "strategy's process and of its server backends", title_justify="left")
+    for column in ("server", "threads", "phase", "rank", "band", "strategy", "ok", "duration s", "x floor",
+                   "client CPU s", "server CPU s", "peak MB", "WAL MB"):
+        if (column == "server" and not several_servers or column == "threads" and not several_threads
+                or column == "x floor" and not floors
                 or column == "server CPU s" and not server_cpu):
             continue
         table.add_column(column, justify="left" if column in ("server", "phase", "strategy") else "right",
                          no_wrap=True)
-    for (server, phase), ranked in ranking.items():
-        order = list(ranked) + sorted({s for (sv, ph, s) in groups if (sv, ph) == (server, phase)} - set(ranked))
+    for (server, threads, phase), ranked in ranking.items():
+        order = list(ranked) + sorted({s for (sv, t, ph, s) in groups if (sv, t, ph) == (server, threads, phase)}
+                                      - set(ranked))
         for strategy in order:
-            group = groups[(server, phase, strategy)]
+            group = groups[(server, threads, phase, strategy)]
             good = [r for r in group if r.success]
             entry = ranked.get(strategy)
 
@@ -143,7 +152,8 @@ def summary_table(rows: list[PassRow]) -> Table:
                      *([fmt("server_cpu_s", digits=3)] if server_cpu else []), fmt("peak_memory_mb"),
                      fmt("wal_bytes", 1e6)]
             suspect = entry is not None and entry.suspect
-            table.add_row(*([server] if several_servers else []), *cells,
+            table.add_row(*([server] if several_servers else []), *([str(threads)] if several_threads else []),
+                          *cells,
                           style="red" if len(good) < len(group) or suspect else "")
     return table
 

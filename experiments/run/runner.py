@@ -192,7 +192,7 @@ class Runner:
             self.scratch.rmdir()
 
     def _record(self, row: PassRow, progress) -> None:
-        progress.console.print(screen.pass_line(row))
+        progress.console.print(screen.pass_line(row, self.settings.interleaves_threads))
         self.folder.append(row)  # on disk first: self.rows counts only rows the file holds
         self.rows.append(row)
 
@@ -205,7 +205,7 @@ class Runner:
         self._write_manifest()
         schedule = Schedule(self.strategies, s, self.seed, target.label)
         self.console.print(f"PostgreSQL {target.server_version} ({target.label}), {s.items:,} items, "
-                           f"{s.threads} threads, {schedule.describe()}, seed {self.seed}")
+                           f"{_threads(s.thread_counts)}, {schedule.describe()}, seed {self.seed}")
         with connect_in_schema(target.dsn, target.schema, target.label,
                                application_name="upsert-bench-harness") as conn:
             conn.execute("SET lock_timeout = '60s'")
@@ -222,12 +222,13 @@ class Runner:
                 with screen.progress_bar(self.console) as progress:
                     task = progress.add_task(target.label, total=schedule.total_passes())
                     while (order := schedule.next_round()) is not None:
-                        for position, strategy in enumerate(order, start=1):
+                        for position, unit in enumerate(order, start=1):
                             for phase in PHASES:
                                 progress.update(task, description=f"{target.label} r{schedule.round} "
-                                                                  f"{strategy.name} {phase}")
-                                row = passes.measure(strategy, phase, schedule.round, position,
-                                                     record=lambda failed: self._record(failed, progress))
+                                                                  f"{unit.name} {phase}")
+                                row = passes.measure(unit.strategy, phase, schedule.round, position,
+                                                     record=lambda failed: self._record(failed, progress),
+                                                     threads=unit.threads)
                                 self._record(row, progress)
                                 schedule.record(row)
                                 self.checkpoint_ok = self.checkpoint_ok and passes.checkpoint_ok
@@ -240,3 +241,9 @@ class Runner:
                 self.slow_rounds[target.label] = schedule.slow_rounds()
             self.unstable += [(target.label, *entry) for entry in schedule.unstable()]
             schema.drop_stage(conn, target.schema)
+
+
+def _threads(counts: tuple[int, ...]) -> str:
+    if len(counts) == 1:
+        return f"{counts[0]} threads"
+    return f"threads {','.join(map(str, counts))} interleaved"

@@ -20,6 +20,12 @@ shuffled with the run's seed.
   the floor can be formed.
 Like pyperf, a strategy whose coefficient of variation stays above UNSTABLE_CV is reported
 unstable.
+
+A run of several thread counts (`--threads 1,2,4`) schedules **units**: each threaded strategy
+and the floor once per thread count (`name@threads`), the others once, at the smallest. They are
+shuffled together, so every round is a block holding every thread count and the floor: a
+speed-up is a contrast within rounds (analysis/scaling.py), not a ratio between runs whose speed
+drifted apart. A unit's interval is its `x floor` against the floor at its own thread count.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import random
 import statistics
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 
 from contract.blocked_model import fit
 from contract.ranking import geometric_interval, rank
@@ -45,16 +52,43 @@ MIN_ROUNDS_FOR_MAD = 5
 UNSTABLE_CV = 0.10  # pyperf's threshold: standard deviation above 10% of the mean
 
 
+@dataclass(frozen=True)
+class Unit:
+    """What a round runs once: a strategy at a thread count. `name` is the strategy's name, or
+    `name@threads` in a run of several thread counts."""
+
+    strategy: Strategy
+    threads: int
+    name: str
+
+    @property
+    def is_reference(self) -> bool:
+        return self.strategy.is_reference
+
+
+def unit_name(strategy: str, threads: int, interleaved: bool) -> str:
+    return f"{strategy}@{threads}" if interleaved else strategy
+
+
+def units(strategies: list[Strategy], thread_counts: tuple[int, ...]) -> list[Unit]:
+    """Every strategy at the first thread count; threaded ones and the floor at the others too."""
+    interleaved = len(thread_counts) > 1
+    return [Unit(s, t, unit_name(s.name, t, interleaved)) for s in strategies for t in thread_counts
+            if t == thread_counts[0] or s.is_reference or s.tags.get("threaded")]
+
+
 class Schedule:
     def __init__(self, strategies: list[Strategy], settings: Settings, seed: int, label: str,
                  clock=time.monotonic):
-        self.strategies = strategies
+        self.strategies = units(strategies, settings.thread_counts)  # what rounds run: Unit
         self.settings = settings
         self.seed, self.label, self.clock = seed, label, clock
         self.started = clock()  # reset by start() when the first round is about to run
         self.round = 0
         self.durations: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)  # round -> s
-        self.reference = next((s.name for s in strategies if s.is_reference), None)
+        self.threads_of = {u.name: u.threads for u in self.strategies}
+        # the floor of each thread count (one, in a run of one thread count)
+        self.references = {u.threads: u.name for u in self.strategies if u.is_reference}
         self.rounds_run: dict[str, int] = defaultdict(int)
         self.failed_this_round: dict[str, int] = defaultdict(int)
         self.last_pass_s: dict[str, float] = {}  # seconds its passes took in its last round
@@ -79,8 +113,8 @@ class Schedule:
         s = self.settings
         return f"repeats auto (+-{s.target:g}%, {MIN_ROUNDS}-{s.max_repeat} rounds, budget {s.budget} s)"
 
-    def next_round(self) -> list[Strategy] | None:
-        """The strategies of the next round, shuffled; None when the run is done."""
+    def next_round(self) -> list[Unit] | None:
+        """The units of the next round, shuffled; None when the run is done."""
         number = self.round + 1
         if not self.auto:
             active = self.strategies if number <= self.settings.repeat else []
@@ -101,7 +135,7 @@ class Schedule:
         random.Random(f"{self.seed}:{self.label}:{number}").shuffle(order)
         return order
 
-    def _within_budget(self, active: list[Strategy]) -> list[Strategy]:
+    def _within_budget(self, active: list[Unit]) -> list[Unit]:
         """The active strategies of the next round. A strategy short of its minimum rounds
         (`min_rounds`) always runs: the budget grows to the catalogue's cost rather than leave a
         strategy unranked (`plan()` says by how much). The others run while the round's estimate
@@ -138,11 +172,12 @@ class Schedule:
                 f"{CHEAP_S:g} s, then more for unsettled ones within the budget{grown})")
 
     def record(self, row: PassRow) -> None:
-        self.this_round_s[row.strategy] += row.pass_s or 0.0
+        name = unit_name(row.strategy, row.threads, self.settings.interleaves_threads)
+        self.this_round_s[name] += row.pass_s or 0.0
         if row.success and row.duration_s:
-            self.durations[(row.strategy, row.phase)][self.round] = row.duration_s
+            self.durations[(name, row.phase)][self.round] = row.duration_s
         else:
-            self.failed_this_round[row.strategy] += 1
+            self.failed_this_round[name] += 1
 
     def end_round(self) -> None:
         for strategy in self.strategies:
@@ -174,8 +209,10 @@ class Schedule:
         """Half-width of the interval the summary publishes, percent of the central value: its
         x floor's from the blocked model (contract.ranking; inf until it has one); for the floor
         itself, or without one, the 95% t-interval of its own durations (inf below 2 values)."""
-        if self.reference is not None and strategy != self.reference:
-            entry = self._ranking(phase).get(strategy)
+        threads = self.threads_of.get(strategy, self.settings.threads)
+        reference = self.references.get(threads)
+        if reference is not None and strategy != reference:
+            entry = self._ranking(phase, threads).get(strategy)
             if entry is None or entry.floor_low is None or entry.floor_ratio is None:
                 return math.inf
             return 100 * max(entry.floor_high / entry.floor_ratio - 1, 1 - entry.floor_low / entry.floor_ratio)
@@ -185,14 +222,16 @@ class Schedule:
         mean, low, high = geometric_interval(logs)
         return 100 * max(high / mean - 1, 1 - low / mean)
 
-    def _ranking(self, phase: str) -> dict:
-        """The blocked model over this phase's passes so far (a block: one round), by strategy."""
-        key = (phase, sum(len(v) for (_, p), v in self.durations.items() if p == phase))
-        if self._ranked.get(phase, (None,))[0] != key:
-            passes = [(r, s, seconds, s == self.reference) for (s, p), rounds in self.durations.items()
-                      if p == phase for r, seconds in rounds.items()]
-            self._ranked[phase] = (key, rank(passes).by_strategy())
-        return self._ranked[phase][1]
+    def _ranking(self, phase: str, threads: int) -> dict:
+        """The blocked model over this phase's passes so far (a block: one round) of the units
+        at this thread count (the analysis's configuration), by unit."""
+        reference = self.references.get(threads)
+        passes = [(r, s, seconds, s == reference) for (s, p), rounds in self.durations.items()
+                  if p == phase and self.threads_of.get(s) == threads for r, seconds in rounds.items()]
+        key = (phase, threads, len(passes))
+        if self._ranked.get((phase, threads), (None,))[0] != key:
+            self._ranked[(phase, threads)] = (key, rank(passes).by_strategy())
+        return self._ranked[(phase, threads)][1]
 
     def slow_rounds(self) -> dict[str, list[int]]:
         """Per phase, the rounds whose effect in the blocked model lies beyond SLOW_ROUND_MADS
@@ -202,9 +241,8 @@ class Schedule:
         intervals, and the schedule gives them more rounds."""
         found = {}
         for phase in PHASES:
-            passes = [(r, s, seconds, s == self.reference) for (s, p), rounds in self.durations.items()
-                      if p == phase for r, seconds in rounds.items()]
-            model = fit([(r, s, seconds) for r, s, seconds, _ in passes])
+            model = fit([(r, s, seconds) for (s, p), rounds in self.durations.items()
+                         if p == phase for r, seconds in rounds.items()])
             effects = model.block_effects if model else {}
             if len(effects) < MIN_ROUNDS_FOR_MAD:
                 found[phase] = []
