@@ -27,6 +27,8 @@ from analysis.load import (
     config_slug,
     configurations,
     known,
+    latency_slug,
+    latency_text,
     load_runs,
     plural,
     variant_slug,
@@ -141,15 +143,16 @@ def _versions_figures(out: Output, loaded: Loaded, passes, aggregated) -> list[s
     """PostgreSQL servers (version and backend) side by side, where the runs hold several for the
     same items, threads and machine: e.g. embedded 16 and 18 of a matrix run beside a local 15."""
     names = []
-    for (items, threads, variant, machine), part in aggregated.groupby(
-            ["items", "threads", "variant", "machine"], sort=True):
+    for (items, threads, variant, machine, latency), part in aggregated.groupby(
+            ["items", "threads", "variant", "machine", "latency_ms"], sort=True):
         if part[["pg_version", "backend"]].drop_duplicates().shape[0] > 1:
-            rows = _where(passes, items=items, threads=threads, variant=variant, machine=machine)
+            rows = _where(passes, items=items, threads=threads, variant=variant, machine=machine, latency_ms=latency)
             for kind in figure_kinds.per("servers"):
-                names += out.figure(kind, f"items{int(items)}_threads{int(threads)}{variant_slug(variant)}",
+                names += out.figure(kind, f"items{int(items)}_threads{int(threads)}{variant_slug(variant)}"
+                                    + latency_slug(latency),
                                     f"PostgreSQL versions: {int(items):,} items, {int(threads)} threads"
-                                    + ("" if variant == "default" else f", {variant}") + f", {machine}",
-                                    part, provenance=provenance(loaded, rows))
+                                    + ("" if variant == "default" else f", {variant}") + latency_text(latency)
+                                    + f", {machine}", part, provenance=provenance(loaded, rows))
     return names
 
 
@@ -157,30 +160,30 @@ def _scaling_figures(out: Output, loaded: Loaded, passes, aggregated, growths, c
     """Duration and memory against items (per version, backend, machine, threads) and speed-up
     against threads (per version, backend, machine), where the runs span several of them."""
     names = []
-    for (pg, backend, variant, machine, threads), part in aggregated.groupby(
-            ["pg_version", "backend", "variant", "machine", "threads"], sort=True):
+    for (pg, backend, variant, machine, latency, threads), part in aggregated.groupby(
+            ["pg_version", "backend", "variant", "machine", "latency_ms", "threads"], sort=True):
         if part["items"].nunique() < 2:
             continue
-        place = dict(pg_version=pg, backend=backend, variant=variant, machine=machine)
+        place = dict(pg_version=pg, backend=backend, variant=variant, machine=machine, latency_ms=latency)
         text = provenance(loaded, _where(passes, **place, threads=threads))
         fits = _where(growths, **place, threads=threads)
-        slug = f"threads{int(threads)}_pg{pg}_{backend}{variant_slug(variant)}"
+        slug = f"threads{int(threads)}_pg{pg}_{backend}{variant_slug(variant)}{latency_slug(latency)}"
         for kind in figure_kinds.per("items"):
             names += out.figure(kind, slug,
                                 f"{kind.options['metric'].capitalize()} against items: {int(threads)} threads, "
-                                f"PostgreSQL {pg} ({backend}{'' if variant == 'default' else ', ' + variant}), "
-                                f"{machine}", part, growth=fits, costs=_where(costs, **place, threads=threads),
-                                provenance=text)
+                                f"PostgreSQL {pg} ({backend}{'' if variant == 'default' else ', ' + variant})"
+                                f"{latency_text(latency)}, {machine}", part, growth=fits,
+                                costs=_where(costs, **place, threads=threads), provenance=text)
     if not speedups.empty:
-        for (pg, backend, variant, machine), part in speedups.groupby(
-                ["pg_version", "backend", "variant", "machine"], sort=True):
-            rows = _where(passes, pg_version=pg, backend=backend, variant=variant, machine=machine)
+        for (pg, backend, variant, machine, latency), part in speedups.groupby(
+                ["pg_version", "backend", "variant", "machine", "latency_ms"], sort=True):
+            rows = _where(passes, pg_version=pg, backend=backend, variant=variant, machine=machine, latency_ms=latency)
             rows = rows[rows["strategy"].isin(set(part["strategy"]))]
             for kind in figure_kinds.per("threads"):
-                names += out.figure(kind, f"pg{pg}_{backend}{variant_slug(variant)}",
+                names += out.figure(kind, f"pg{pg}_{backend}{variant_slug(variant)}{latency_slug(latency)}",
                                     f"Speed-up with threads: PostgreSQL {pg} ({backend}"
-                                    f"{'' if variant == 'default' else ', ' + variant}), {machine}",
-                                    part, provenance=provenance(loaded, rows))
+                                    f"{'' if variant == 'default' else ', ' + variant}){latency_text(latency)}, "
+                                    f"{machine}", part, provenance=provenance(loaded, rows))
     return names
 
 

@@ -26,7 +26,7 @@ import math
 import numpy as np
 import pandas as pd
 
-PLACE = ["pg_version", "backend", "variant", "machine", "threads", "strategy", "phase"]
+PLACE = ["pg_version", "backend", "variant", "machine", "latency_ms", "threads", "strategy", "phase"]
 FIT_UP_TO = 100_000
 BOOTSTRAP = 400
 SEED = 20261130

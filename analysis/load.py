@@ -1,8 +1,10 @@
 """All run folders into one tidy DataFrame: one row per pass, with its configuration.
 
 A configuration is what must never be averaged across: items, threads, PostgreSQL version,
-backend, variant (contention mode, non-default server settings) and machine (CPU model and count,
-memory). Every table and figure groups by it.
+backend, variant (contention mode, loopback TCP instead of the Unix socket, timed passes through
+the relay, non-default server settings), machine (CPU model and count, memory) and the round-trip
+time added to the timed passes (`latency_ms`, 0 in runs before it). Every table and figure groups
+by it.
 A results.csv that cannot be read is reported by name and skipped; runs can be picked by id
 (or glob), by start date and by item count.
 
@@ -27,7 +29,7 @@ from contract.errors import UsageError
 from contract.manifest import Manifest
 from contract.row import BOOL_COLUMNS, NUMERIC_COLUMNS, REQUIRED, TEXT_COLUMNS
 
-CONFIG_COLUMNS = ["items", "threads", "pg_version", "backend", "variant", "machine"]
+CONFIG_COLUMNS = ["items", "threads", "pg_version", "backend", "variant", "machine", "latency_ms"]
 COMPREHENSIBILITY = ["loc", "complexity", "apis", "raw_sql"]  # from the run's manifest
 
 
@@ -62,10 +64,14 @@ def describe_lineage(key: tuple[str, str, str]) -> str:
     return f"commit {commit}, Python {python}, lock {lock}"
 
 
-def variant_label(manifest: Manifest) -> str:
-    """What else changes the numbers: contention mode and --pg-setting values ('default' if none)."""
+def variant_label(manifest: Manifest, backend: str = "", via_relay: bool = False) -> str:
+    """What else changes the numbers ('default' if nothing): contention mode, loopback TCP to a
+    cluster the run started (`--transport tcp`; Docker is always TCP), a timed process through
+    the relay (`--latency`, 0 included) and --pg-setting values."""
     config = manifest.config
     parts = ["contention"] if str(config.get("CONTENTION", "0")) == "1" else []
+    parts += ["tcp"] if str(config.get("TRANSPORT", "socket")) == "tcp" and backend in ("embedded", "local") else []
+    parts += ["relay"] if via_relay else []
     parts += [s for s in str(config.get("PG_SETTINGS", "")).split(";") if s]
     return "+".join(parts) or "default"
 
@@ -99,7 +105,10 @@ def _read_run(folder: Path) -> tuple[pd.DataFrame, Manifest]:
         frame["reference"] = False
     frame["pg_version"] = frame["pg_version"].str.split().str[0]  # older runs: "15.18 (Debian ...)"
     frame["machine"] = machine_label(manifest)
-    frame["variant"] = variant_label(manifest)
+    # runs before --latency: no added latency, directly
+    frame["latency_ms"] = frame["latency_ms"].fillna(0.0) if "latency_ms" in frame else 0.0
+    frame["via_relay"] = frame["via_relay"] if "via_relay" in frame else False
+    frame["variant"] = [variant_label(manifest, backend, relay) for backend, relay in zip(frame["backend"], frame["via_relay"])]
     # a strategy's size as the run measured it (runs before it was recorded have none)
     measured = {s.name: s.comprehensibility for s in manifest.strategies}
     for column in COMPREHENSIBILITY:
@@ -161,9 +170,10 @@ def configurations(passes: pd.DataFrame) -> list[tuple]:
 
 
 def config_label(config: tuple) -> str:
-    items, threads, pg, backend, variant, machine = config
+    items, threads, pg, backend, variant, machine, latency = config
     extra = "" if variant == "default" else f", {variant}"
-    return f"{int(items):,} items, {plural(str(int(threads)), 'thread')}, PostgreSQL {pg} ({backend}{extra}), {machine}"
+    return (f"{int(items):,} items, {plural(str(int(threads)), 'thread')}, PostgreSQL {pg} ({backend}{extra})"
+            f"{latency_text(latency)}, {machine}")
 
 
 def plural(count: str, noun: str) -> str:
@@ -177,5 +187,15 @@ def variant_slug(variant: str) -> str:
 
 
 def config_slug(config: tuple) -> str:
-    items, threads, pg, backend, variant, _ = config
-    return f"items{int(items)}_threads{int(threads)}_pg{pg}_{backend}{variant_slug(variant)}"
+    items, threads, pg, backend, variant, _, latency = config
+    return f"items{int(items)}_threads{int(threads)}_pg{pg}_{backend}{variant_slug(variant)}{latency_slug(latency)}"
+
+
+def latency_text(latency: float) -> str:
+    """', 1 ms added round trip' in a configuration's headline; '' for none."""
+    return f", {latency:g} ms added round trip" if latency else ""
+
+
+def latency_slug(latency: float) -> str:
+    """'_latency1ms' in a file name; '' for none."""
+    return f"_latency{latency:g}ms" if latency else ""

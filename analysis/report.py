@@ -256,8 +256,8 @@ CAVEATS = [
     "- The server-only floor includes the foreign-key check of every address and the index "
     "maintenance: it is the server's cost for this schema, not a universal constant.",
     "- Runs with different items, threads, PostgreSQL version, backend, variant (contention, "
-    "server settings) or machine are never averaged together; each configuration has its own "
-    "section, tables and figures.",
+    "loopback TCP, the relay, server settings), added latency or machine are never averaged "
+    "together; each configuration has its own section, tables and figures.",
     "",
 ]
 

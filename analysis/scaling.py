@@ -33,7 +33,7 @@ from analysis.stats import RATIO_INTERVAL, RatioTest, ratio_test
 from contract.blocked_model import fit
 from contract.ranking import t_quantile, two_sided_p
 
-PLACE = ["pg_version", "backend", "variant", "machine"]
+PLACE = ["pg_version", "backend", "variant", "machine", "latency_ms"]
 METRICS = {"duration": "duration_s", "memory": "peak_memory_mb"}
 
 

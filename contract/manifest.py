@@ -109,6 +109,22 @@ class ServerSetting(Part):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RoundTripTime(Part):
+    """The round-trip time of one path to a server at one moment: `queries` timed `SELECT 1` on a
+    fresh connection (experiments/servers/wire.py)."""
+
+    when: str | None = entry("`start` (before the first round) or `end` (after the last) of the server's work")
+    path: str | None = entry("`direct` (the strategies' DSN) or `relay` (through the relay of a --latency value)")
+    added_latency_ms: float | None = entry("the round-trip time the relay adds, ms; None for `direct`")
+    queries: int | None = entry("how many `SELECT 1` were timed (after 10 untimed ones)")
+    median_ms: float | None = entry("their median, ms")
+    p95_ms: float | None = entry("their 95th percentile, ms")
+    min_ms: float | None = entry("the fastest, ms")
+    max_ms: float | None = entry("the slowest, ms")
+    extra: dict = extra_keys()
+
+
+@dataclass(frozen=True, kw_only=True)
 class Server(Part):
     """A server the run used. Keys of one backend only (data_dir, bin_dir, ran_from,
     authentication, data_dir_filesystem for a cluster; image, container, host_port for docker;
@@ -128,6 +144,14 @@ class Server(Part):
     server_cpu: str | None = entry("how server_cpu_s is measured (or why not)", omitted_when_none=True)
     statement_counting: str | None = entry("whether `statements` is counted (pg_stat_statements), and how; "
                                            "absent until the first pass is prepared", omitted_when_none=True)
+    transport: str | None = entry("how the strategies reached the server: `unix socket`, `tcp` or `tls (<version>)` "
+                                  "(read from the harness's connection with their DSN); absent in older runs",
+                                  omitted_when_none=True)
+    wire_counts: str | None = entry("how the rows' wire columns (round_trips, bytes_...) were counted, or why "
+                                    "not; absent in older runs", omitted_when_none=True)
+    round_trip_times: tuple[RoundTripTime, ...] | None = entry(
+        "the round-trip time at the start and the end of the server's work, directly and through each "
+        "--latency relay; absent in older runs", omitted_when_none=True)
     extra: dict = extra_keys()
 
 
@@ -221,10 +245,15 @@ class Manifest(Part):
     thread_counts: tuple[int, ...] | None = entry(
         "the thread counts interleaved in every round (`--threads 1,2,4`): threaded strategies and the floor "
         "ran at each, as `name@threads` in `repeats`; absent for a run of one", omitted_when_none=True)
+    latencies: tuple[float | None, ...] | None = entry(
+        "the `--latency` values of the run, ms (None: `direct`, no relay); several interleave in every round, "
+        "every strategy at each, as `name+<latency>` in `repeats`; absent for a run without --latency",
+        omitted_when_none=True)
     repeat: int | str | None = entry("repeats asked for, or `auto`")
     timeout_s: float | None = entry("seconds one pass may take before it is killed")
     auto_repeat: AutoRepeat | None = entry("with `--repeat auto`, its limits; None for a fixed count")
-    repeats: dict[str, dict[str, RepeatReport]] = entry("server label -> strategy (or strategy@threads) -> the repeats it got and "
+    repeats: dict[str, dict[str, RepeatReport]] = entry("server label -> strategy (or strategy@threads, "
+                                                        "strategy+latency) -> the repeats it got and "
                                                         "why it stopped", factory=dict)
     slow_rounds: dict[str, dict[str, tuple[int, ...]]] | None = entry(
         "server label -> phase -> rounds whose effect in the blocked model lies beyond 3.5 median "
@@ -289,5 +318,5 @@ class Manifest(Part):
 
 
 PARTS = (Manifest, Git, Machine, Packages, StrategyEntry, Comprehensibility, Server, ServerSetting,
-         RepeatReport, AutoRepeat, Sweep, RerunOf, Concurrency)
+         RoundTripTime, RepeatReport, AutoRepeat, Sweep, RerunOf, Concurrency)
 

@@ -18,6 +18,8 @@ GROUPS = {
     "contention": "contention mode (`--contention`), update pass only; empty otherwise",
     "cost": "where the time goes: CPU of the strategy's process and of the server during the timed "
             "process, and what the harness itself spent on the pass",
+    "wire": "the wire: the latency the timed process ran at, and what crossed the wire in the pass's "
+            "memory-tracked process (through a relay that counts; empty in passes without one)",
 }
 ERROR_KINDS = ("unique_violation", "deadlock", "serialization_failure", "timeout", "server_lost",
                "too_many_connections", "wrong_values", "other")
@@ -125,6 +127,31 @@ class PassRow:
         "background writer, WAL writer, autovacuum launcher and workers, logical replication launcher, "
         "I/O workers, ...: told apart by their process titles); empty for --dsn and Docker servers and in "
         "runs before the manifest's `cpu_split` `main-only`", "cost", default=None)
+    latency_ms: float = column(
+        "round-trip time added to the timed process (`--latency`), ms: a relay held each direction's data "
+        "for half of it; 0 when none. A configuration: passes of different latencies are never pooled",
+        "wire", default=0.0)
+    via_relay: bool = column("the timed process reached the server through the relay (`--latency`, `0` "
+                             "included); False: directly", "wire", default=False)
+    wire_connections: int | None = column("connections the memory-tracked process opened through the relay",
+                                          "wire", default=None)
+    round_trips: int | None = column(
+        "turns on those connections, summed: the times the client sent after having received (its first "
+        "send included), i.e. the round trips it waited for; connecting and authenticating included",
+        "wire", default=None)
+    round_trips_max_connection: int | None = column(
+        "the most turns on one of those connections: what bounds a strategy that spreads its work over "
+        "several connections at once", "wire", default=None)
+    bytes_to_server: int | None = column("bytes the client sent to the server on them (TLS included when "
+                                         "used)", "wire", default=None)
+    bytes_from_server: int | None = column("bytes the server sent back on them", "wire", default=None)
+    relay_cpu_s: float | None = column("CPU time of the relay while the timed process ran through it "
+                                       "(`--latency`); empty when it connected directly", "wire", default=None)
+
+    @property
+    def latency(self) -> float | None:
+        """The latency the timed process ran at: None when it connected directly (no relay)."""
+        return self.latency_ms if self.via_relay else None
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -39,6 +39,11 @@ class _SettingsMethods:
         """Does the run interleave several thread counts (TOTAL_THREADS=1,2,4)?"""
         return len(self.thread_counts) > 1
 
+    @property
+    def interleaves_latencies(self) -> bool:
+        """Does the run interleave several added latencies (LATENCY=direct,1,5)?"""
+        return len(self.latencies) > 1
+
     def path(self, value: str) -> Path:
         """A folder setting as an absolute path (relative ones are relative to the repository)."""
         return in_repo(value)

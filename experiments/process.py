@@ -88,6 +88,12 @@ class ProcessOutcome:
         return ""
 
     @property
+    def peak_rss_mb(self) -> float:
+        """The process's peak RSS: its own report (VmHWM) where it made one, else wait4's."""
+        reported = self.result.get("peak_rss_mb")
+        return round(reported if reported is not None else self.max_rss_mb, 3)
+
+    @property
     def last_line(self) -> str:
         lines = [line for line in self.output_tail.splitlines() if line.strip()]
         return lines[-1].strip()[:300] if lines else ""

@@ -77,6 +77,39 @@ def _percent(name: str) -> Callable[[str], float]:
     return parse
 
 
+def _choice(name: str, choices: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        value = text.strip().lower()
+        if value not in choices:
+            raise UsageError(f"{name} must be {' or '.join(choices)}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _latencies(text: str) -> tuple[float | None, ...]:
+    """Round-trip times to add, in milliseconds (a number >= 0: through the relay) or `direct`
+    (no relay, the default): each once, direct first, then ascending."""
+    name = "--latency / LATENCY"
+    values: set[float | None] = set()
+    for part in [p.strip().lower() for p in text.split(",") if p.strip()] or ["direct"]:
+        if part == "direct":
+            values.add(None)
+            continue
+        try:
+            value = float(part.removesuffix("ms"))
+        except ValueError:
+            raise UsageError(f"{name} must be round-trip times in milliseconds (e.g. 0.2,1,5) or 'direct', "
+                             f"got {text!r}") from None
+        if not 0 <= value <= MAX_LATENCY_MS:
+            raise UsageError(f"{name} must be between 0 and {MAX_LATENCY_MS:,} ms, got {part}")
+        values.add(value)
+    return tuple(sorted(values, key=lambda v: -1.0 if v is None else v))
+
+
+MAX_LATENCY_MS = 10_000
+
+
 def _seed(text: str) -> int | None:
     if not text.strip():
         return None
@@ -196,6 +229,26 @@ SETTINGS: tuple[Setting, ...] = (
             "a folder holding initdb and postgres (same as PG=local, with those binaries)",
             "folder with initdb and postgres to use, as --pg local does with those", flag="--pg-bin", metavar="DIR",
             docs="a folder with `initdb` and `postgres` (same as `--pg local` with those binaries)"),
+    Setting("TRANSPORT", "transport", str, _choice("--transport / TRANSPORT", ("socket", "tcp")), "socket",
+            "how strategies reach the servers the run starts (embedded, local): socket = its Unix socket,\n"
+            "tcp = loopback TCP (127.0.0.1, a free port; the same password). Docker is always TCP; a --dsn\n"
+            "server is reached as its URI says. The default is socket: measured faster on this machine",
+            "how strategies reach the servers the run starts: socket (Unix socket) or tcp (loopback)",
+            flag="--transport", metavar="socket|tcp",
+            docs="how strategies reach the servers the run starts (embedded, local): `socket`, their Unix "
+                 "socket, or `tcp`, loopback TCP on a free port with the same password "
+                 "([the wire](#the-wire-round-trips-bytes-and-latency)). Docker is always TCP; `--dsn` "
+                 "as its URI says"),
+    Setting("LATENCY", "latencies", tuple[float | None, ...], _latencies, "",
+            "round-trip times to add, in ms, to the timed passes of servers the run starts: each value runs\n"
+            "them through a relay that holds each direction's data for half of it (0 = the relay alone);\n"
+            "direct = no relay. Several (direct,1,5) interleave in one run. Empty = direct",
+            "round-trip times to add (ms) through a relay, or 'direct'; several (direct,1,5) interleave",
+            flag="--latency", metavar="MS[,MS...]", docs_default="`direct`",
+            docs="round-trip time to add to the timed passes, in ms: they go through a relay that holds each "
+                 "direction's data for half of it (`0`: the relay alone; `direct`: no relay). Several "
+                 "(`direct,1,5`) interleave in one run, every strategy at each; `latency_ms` is a "
+                 "configuration, never pooled ([the wire](#the-wire-round-trips-bytes-and-latency))"),
     Setting("DATABASE_URL", "database_url", str, _text, "",
             "an existing server instead of the embedded one (libpq URI); empty = embedded",
             "run against this existing server instead; prefer the environment variable "

@@ -1,5 +1,6 @@
 """Connection strings, in one place: redacting a password, adding query parameters (search_path,
-application_name), a SQLAlchemy URL for a driver, and the one line of a connection error."""
+application_name), pointing one at a relay, a SQLAlchemy URL for a driver, and the one line of a
+connection error."""
 
 from __future__ import annotations
 
@@ -36,6 +37,25 @@ def with_params(dsn: str, schema: str = "public", **params: str) -> str:
     if schema != "public":
         query["options"] = (query.get("options", "") + f" -csearch_path={schema}").strip()
     return urlunsplit(parts._replace(query=urlencode(query, safe="/:,", quote_via=quote)))
+
+
+def relayed(dsn: str, host: str, port: int | None = None) -> str:
+    """`dsn` pointing at a relay (experiments/servers/relay.py) instead of its server: `host` a
+    folder (a Unix socket there, libpq's `.s.PGSQL.5432` when `port` is None) or an address with
+    `port`. Everything else (user, password, database, options, application_name) stays."""
+    parts = urlsplit(dsn)
+    userinfo = parts.netloc.rpartition("@")[0]
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+             if k not in ("host", "hostaddr", "port")]
+    netloc = userinfo + "@" if userinfo else ""
+    if host.startswith("/"):
+        query.insert(0, ("host", host))
+        if port is not None:
+            query.insert(1, ("port", str(port)))
+    else:
+        netloc += f"{host}:{port}"
+    query_text = urlencode(query, safe="/:,", quote_via=quote)
+    return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query_text}" if query_text else "")
 
 
 def connect_error(error: Exception) -> str:

@@ -26,7 +26,7 @@ from conftest import run_cli
 
 def make_run(results, run_id, durations, items=1000, threads=4, pg="18.4", memory=None,
              failures=(), cpu="Test CPU", config=None, commit="abcdef1234567", dirty=False, python="3.11.7",
-             diff=""):
+             diff="", extra=None):
     """A run folder whose passes have the given durations: {(strategy, phase): [seconds...]}, or
     {(strategy, phase, threads): [...]} for a run interleaving thread counts."""
     folder = results / run_id
@@ -48,6 +48,7 @@ def make_run(results, run_id, durations, items=1000, threads=4, pg="18.4", memor
                     "test": f"{strategy}-{phase}", "connections": 1, "library": "x",
                     "technique": "on_conflict", "reference": strategy == "floor", "order": 1,
                     "seed": 1, "server": f"embedded:{pg[:2]}", "started_at": "2026-01-01T00:00:00+00:00",
+                    **(extra or {}),
                 })
     manifest = {"run_id": run_id, "started_at": "2026-01-02T03:04:05+00:00",
                 "git": {"commit": commit, "dirty": dirty},
@@ -162,6 +163,34 @@ def test_configurations_are_never_mixed(tmp_path):
     assert sorted(table["median_duration"]) == [1.0, 2.0, 3.0, 5.0, 7.0, 9.0]
     assert len(table) == 6 and table[table["median_duration"] == 1.0]["n"].item() == 10
     assert set(table["variant"]) == {"default", "contention", "synchronous_commit=off"}
+
+
+def test_added_latencies_the_relay_and_tcp_are_never_pooled(tmp_path):
+    """latency_ms is a configuration column; the relay (even at 0 ms) and loopback TCP are
+    variants; a run from before the columns (blank) is latency 0, directly, and pools as such."""
+    results = tmp_path / "r"
+    make_run(results, "20260101-000000-aaaa", {("a", "insert"): [1.0] * 5})  # no latency columns filled
+    make_run(results, "20260102-000000-bbbb", {("a", "insert"): [1.0] * 5},
+             extra={"latency_ms": 0.0, "via_relay": False})  # pools with aaaa
+    make_run(results, "20260103-000000-cccc", {("a", "insert"): [1.1] * 5},
+             extra={"latency_ms": 0.0, "via_relay": True})
+    make_run(results, "20260104-000000-dddd", {("a", "insert"): [3.0] * 5},
+             extra={"latency_ms": 1.0, "via_relay": True})
+    make_run(results, "20260105-000000-eeee", {("a", "insert"): [1.2] * 5},
+             config={"CONTENTION": "0", "PG_SETTINGS": "", "TRANSPORT": "tcp"})
+    passes = load_runs(results).passes
+    table = aggregate(passes)
+    assert sorted(table["median_duration"]) == [1.0, 1.1, 1.2, 3.0]
+    assert table[table["median_duration"] == 1.0]["n"].item() == 10
+    by_duration = table.set_index("median_duration")
+    assert by_duration.loc[3.0, "latency_ms"] == 1.0 and by_duration.loc[3.0, "variant"] == "relay"
+    assert by_duration.loc[1.1, "variant"] == "relay" and by_duration.loc[1.2, "variant"] == "tcp"
+    assert by_duration.loc[1.0, "latency_ms"] == 0.0 and by_duration.loc[1.0, "variant"] == "default"
+    from analysis.load import config_label, config_slug, configurations
+
+    labels = {config_label(c): config_slug(c) for c in configurations(passes)}
+    assert any("1 ms added round trip" in label and slug.endswith("_relay_latency1ms")
+               for label, slug in labels.items())
 
 
 def test_run_selection(tmp_path):

@@ -198,9 +198,11 @@ def test_dsn_run_touches_nothing_outside_its_private_schema(bystander_server, tm
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     folder, rows = read_results(results)
     assert all(r["success"] == "True" for r in rows)
-    assert fingerprint(bystander_server) == before
+    assert fingerprint(bystander_server) == before  # the memory processes went through the counting relay
     server = json.loads((folder / "manifest.json").read_text())["servers"][0]
     assert server["kind"] == "dsn" and server["schema"].startswith("upsert_bench_")
+    assert server["transport"] == "unix socket" and len(server["round_trip_times"]) == 2  # start, end
+    assert all(int(r["round_trips"]) > 0 and int(r["wire_connections"]) >= 1 for r in rows)
 
 
 @pytest.mark.slow  # a whole run: make test, not the quick lane

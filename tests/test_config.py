@@ -191,3 +191,21 @@ def test_the_worker_is_told_the_items_once_and_config_agrees(tmp_path):
                            "--schema", "told_schema"], env=env, cwd=REPO_ROOT, capture_output=True, text=True)
     assert json.loads(result.read_text())["error"] == "", done.stderr
     assert done.returncode == 0
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("", (None,)), ("direct", (None,)), ("5,direct,0.2,5", (None, 0.2, 5.0)), ("0", (0.0,)), ("1ms, 2", (1.0, 2.0)),
+])
+def test_latencies_parse_sorted_each_once(root, text, expected):
+    settings = load_settings({"LATENCY": text}, environ={}, root=root)
+    assert settings.latencies == expected
+    assert settings.interleaves_latencies == (len(expected) > 1)
+
+
+@pytest.mark.parametrize("setting, text, message", [
+    ("LATENCY", "-1", "between 0 and 10,000 ms, got -1"), ("LATENCY", "far", "round-trip times in milliseconds"),
+    ("LATENCY", "nan", "between 0 and"), ("TRANSPORT", "udp", "--transport / TRANSPORT must be socket or tcp"),
+])
+def test_bad_transport_and_latency_are_one_line_errors(root, setting, text, message):
+    with pytest.raises(UsageError, match=message):
+        load_settings({setting: text}, environ={}, root=root)

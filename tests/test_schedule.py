@@ -141,3 +141,24 @@ def test_several_thread_counts_interleave_in_every_round():
     assert schedule._ranking("insert", 4)["pool@4"].floor_ratio == pytest.approx(2.5, rel=0.01)
     assert schedule._ranking("insert", 1)["pool@1"].floor_ratio == pytest.approx(8.0, rel=0.01)
     assert set(schedule.report()) == {"floor@1", "floor@4", "steady@1", "pool@1", "pool@4"}
+
+
+def test_several_latencies_interleave_every_strategy_in_every_round():
+    """`--latency direct,1`: every strategy (not only the threaded ones) at each latency in every
+    round; a unit's x floor is against the floor at its own latency."""
+    schedule = Schedule([FLOOR, STEADY], settings(repeat=3, latencies=(None, 1.0)), 1, "s")
+    assert {u.name: u.config for u in schedule.strategies} == {
+        "floor+direct": (4, None), "floor+1ms": (4, 1.0), "steady+direct": (4, None), "steady+1ms": (4, 1.0)}
+    seconds = {("floor", None): 0.1, ("floor", 1.0): 0.3, ("steady", None): 0.5, ("steady", 1.0): 0.6}
+    while (order := schedule.next_round()) is not None:
+        assert len(order) == 4
+        for unit in order:
+            for phase in ("insert", "update"):
+                value = seconds[(unit.strategy.name, unit.latency)] * (1 + 0.01 * schedule.round)
+                schedule.record(dataclasses.replace(row(unit.strategy.name, phase, value), threads=4,
+                                                    latency_ms=unit.latency or 0.0,
+                                                    via_relay=unit.latency is not None))
+        schedule.end_round()
+    assert schedule._ranking("insert", 4)["steady+direct"].floor_ratio == pytest.approx(5.0, rel=0.01)
+    assert schedule._ranking("insert", 4, 1.0)["steady+1ms"].floor_ratio == pytest.approx(2.0, rel=0.01)
+    assert schedule.report()["steady+1ms"]["repeats"] == 3

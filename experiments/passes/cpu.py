@@ -6,8 +6,10 @@ processes took meanwhile (`foreign_cpu_s`, `steal_s`; contract.row.under_foreign
   USER_HZ ticks; steal (time a hypervisor gave other guests) also on its own.
 - This run: the harness process (every thread) and the children it has waited for
   (`getrusage` SELF + CHILDREN: the worker and, with --contention, the second writer, both
-  reaped before the span ends), and every process of the server (`Target.cpu_seconds` with
-  nothing excluded: the harness's own backend is this run's too).
+  reaped before the span ends), its long-lived children, which it never waits for during a pass
+  (the relays of servers/wire.py: their own CPU times, read at both ends), and every process of
+  the server (`Target.cpu_seconds` with nothing excluded: the harness's own backend is this
+  run's too).
 
 What is left is other processes' work. It is unknown (None) without /proc/stat (macOS), and for
 servers whose processes we cannot see: a --dsn server (its work would count as foreign) and a
@@ -43,22 +45,23 @@ def own_cpu_seconds() -> float:
 
 
 class ForeignMeter:
-    """Read the three clocks at `start()` and at `stop()`; `columns()` gives the row's
-    `foreign_cpu_s` and `steal_s` (None where one cannot be known)."""
+    """Read the clocks at `start()` and at `stop()`; `columns()` gives the row's `foreign_cpu_s`
+    and `steal_s` (None where one cannot be known), and the relays' CPU meanwhile."""
 
-    def __init__(self, server_cpu_seconds, server_visible: bool):
+    def __init__(self, server_cpu_seconds, server_visible: bool, relays_cpu_seconds=None):
         self.server = server_cpu_seconds  # () -> every server process's CPU so far, or None
         self.visible = server_visible
+        self.relays = relays_cpu_seconds or (lambda: 0.0)  # () -> the harness's relays' CPU so far
         self.start_at: tuple | None = None
         self.stop_at: tuple | None = None
 
     def _read(self, server_first: bool) -> tuple:
         # the machine's clock outermost, so that it spans the others' readings
         if server_first:
-            server, own, machine = self.server(), own_cpu_seconds(), machine_cpu_seconds()
+            server, relays, own, machine = self.server(), self.relays(), own_cpu_seconds(), machine_cpu_seconds()
         else:
-            machine, own, server = machine_cpu_seconds(), own_cpu_seconds(), self.server()
-        return machine, own, server
+            machine, own, relays, server = machine_cpu_seconds(), own_cpu_seconds(), self.relays(), self.server()
+        return machine, own + relays, server, relays
 
     def start(self) -> None:
         self.start_at = self._read(server_first=False)
@@ -66,17 +69,19 @@ class ForeignMeter:
     def stop(self) -> None:
         self.stop_at = self._read(server_first=True)
 
-    def columns(self) -> dict:
+    def columns(self, relayed: bool = False) -> dict:
+        """`relayed`: the timed process went through a relay: its CPU is `relay_cpu_s`."""
         if self.start_at is None or self.stop_at is None:
             return {}
-        (m0, own0, s0), (m1, own1, s1) = self.start_at, self.stop_at
+        (m0, own0, s0, r0), (m1, own1, s1, r1) = self.start_at, self.stop_at
+        relay = {"relay_cpu_s": round(r1 - r0, 6)} if relayed else {}
         if m0 is None or m1 is None:
-            return {}
+            return relay
         steal = round(m1[1] - m0[1], 6)
         if not self.visible or s0 is None or s1 is None:
-            return {"steal_s": steal}
+            return {**relay, "steal_s": steal}
         foreign = (m1[0] - m0[0]) - (own1 - own0) - (s1 - s0)
-        return {"foreign_cpu_s": round(foreign, 6), "steal_s": steal}
+        return {**relay, "foreign_cpu_s": round(foreign, 6), "steal_s": steal}
 
 
 class MainSpan:

@@ -1,17 +1,17 @@
 """One pass (strategy x phase x repeat on one server), from its starting state to its row.
 
 1. put the tables in the pass's starting state (`schema.prepare_pass`, untimed);
-2. run the strategy under `memray run` in a fresh process for peak memory and allocations,
-   then verify the tables (in the first MEMORY_REPEATS repeats only, default 1; never with
-   MEASURE_MEMORY=0);
-3. restore the same starting state and run it again in a plain process for the duration
-   (memray's tracking would inflate it), with the server's WAL and tuple counters read around
-   it, the server's CPU read when the worker marks the start and end of main() (cpu.MainSpan),
-   the machine's around the process (cpu.ForeignMeter), and, with --contention, a second
-   writer racing it; then verify the tables again;
-4. return its `PassRow`, with what the harness spent on each step (prepare_s, verify_s, ...). A pass that raises, exits non-zero, hangs past the timeout or writes
-   a wrong value gets a failed row with a one-line reason; a harness query that fails gets one
-   too, unless the server itself is gone (`ServerLost`: the run stops).
+2. in the first MEMORY_REPEATS repeats (never with MEASURE_MEMORY=0), run the strategy under
+   memray's Tracker in a fresh process, through the server's counting relay (`servers.wire`:
+   round trips, bytes), for peak memory and allocations; verify the tables;
+3. restore the same starting state, run it in a plain process for the duration (directly, or
+   through the relay of its --latency), with the server's WAL and tuple counters around it, its
+   CPU at the worker's marks of main() (cpu.MainSpan), the machine's around the process
+   (cpu.ForeignMeter) and, with --contention, a second writer racing it; verify again;
+4. return its `PassRow`, with what the harness spent on each step (prepare_s, verify_s, ...).
+A pass that raises, exits non-zero, hangs past the timeout or writes a wrong value gets a failed
+row with a one-line reason; so does a failed harness query, unless the server is gone
+(`ServerLost`: the run stops).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from experiments.passes.memory import memray_command, read_capture
 from experiments.process import ProcessOutcome, child_env, run_worker
 from experiments.servers import Target
 from experiments.servers.sessions import check_new_session
+from experiments.servers.wire import Wire
 from experiments.urls import connect_error
 
 log = logging.getLogger("experiments.pass")
@@ -52,11 +53,13 @@ class PassRunner:
     """Runs passes on one server, through the harness's own connection `conn`."""
 
     def __init__(self, settings: Settings, target: Target, conn: psycopg.Connection, *, run_id: str,
-                 seed: int, application: str, scratch: Path, captures: Path | None):
+                 seed: int, application: str, scratch: Path, captures: Path | None, wire: Wire):
         self.settings = settings
         self.target = target
         self.conn = conn
+        self.wire = wire  # the server's relays: what a memory process sends, --latency
         self.threads = settings.threads  # the thread count of the pass measured now (measure())
+        self.latency: float | None = None  # ... and its added latency (None: direct)
         self.run_id = run_id
         self.seed = seed
         self.application = application  # application_name of every worker session
@@ -81,11 +84,12 @@ class PassRunner:
             self.spent[what] = self.spent.get(what, 0.0) + time.perf_counter() - started
 
     def measure(self, strategy: Strategy, phase: str, repeat: int, position: int,
-                record=None, threads: int | None = None) -> PassRow:
+                record=None, threads: int | None = None, latency: float | None = None) -> PassRow:
         """The pass's row; a failed row when a harness query fails. When the server or the
         harness's connection is gone, `record` gets that pass's failed row and ServerLost is
-        raised. `threads`: the pass's thread count (a run of several; the setting's when None)."""
-        self.threads = threads or self.settings.threads
+        raised. `threads`: the pass's thread count (a run of several; the setting's when None);
+        `latency`: the round-trip time its timed process gets added (None: direct)."""
+        self.threads, self.latency = threads or self.settings.threads, latency
         try:
             return self._run(strategy, phase, repeat, position)
         except psycopg.Error as error:
@@ -111,6 +115,7 @@ class PassRunner:
                 "library": strategy.library, "technique": strategy.tags.get("technique", ""),
                 "reference": strategy.is_reference, "order": position, "seed": self.seed,
                 "server": target.label, "contention": s.contention and phase == "update",
+                "latency_ms": self.latency or 0.0, "via_relay": self.latency is not None,
                 "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
     def failed_row(self, strategy: Strategy, phase: str, repeat: int, position: int, error: str) -> PassRow:
@@ -141,11 +146,11 @@ class PassRunner:
             self._end_strays()
             return verify(self.conn, self.target.schema, phase, self.settings.items)
 
-    def _worker(self, strategy: Strategy, phase: str, prefix: list[str], name: str,
+    def _worker(self, strategy: Strategy, phase: str, prefix: list[str], name: str, dsn: str,
                 extra_env: dict | None = None, on_mark=None) -> ProcessOutcome:
         s = self.settings
         # items, threads, phase and schema go in argv only: the worker gives them to CONFIG itself
-        env = dict(child_env(self.target.dsn), **(extra_env or {}), PGAPPNAME=self.application)
+        env = dict(child_env(dsn), **(extra_env or {}), PGAPPNAME=self.application)
         result = self.scratch / f"{name}.json"
         argv = [*prefix, "experiments.passes.worker", "--strategy-file", str(strategy.path),
                 "--phase", phase, "--items", str(s.items), "--threads", str(self.threads), "--result", str(result),
@@ -158,11 +163,13 @@ class PassRunner:
         return outcome
 
     def _memory(self, strategy: Strategy, phase: str, name: str) -> tuple[dict, list[str]]:
-        """The memray-tracked process: its columns, and its error if it failed."""
+        """The memray-tracked process: its columns (the wire's too), and its error if it failed."""
         capture = (self.captures or self.scratch) / f"{name}.bin"
         self._prepare(phase)
         with self._spending("memory_wall_s"):
-            tracked = self._worker(strategy, phase, memray_command(capture), name + "-memory")
+            tracked = self._worker(strategy, phase, memray_command(capture), name + "-memory",
+                                   self.wire.memory_dsn())
+            wire = self.wire.counts()
         check = self._verify(phase)
         with self._spending("memory_wall_s"):
             memory = read_capture(capture)
@@ -170,18 +177,19 @@ class PassRunner:
             capture.unlink(missing_ok=True)
         errors = ["memory process: " + (tracked.error or check.problem)] if tracked.error or not check.success else []
         if not memory:
-            return {}, errors
-        return {"peak_memory_mb": memory.peak_memory_mb, "allocations": memory.allocations,
+            return wire, errors
+        return {**wire, "peak_memory_mb": memory.peak_memory_mb, "allocations": memory.allocations,
                 "memory_duration_s": _round(tracked.result.get("duration_s")),
-                "memory_max_rss_mb": _rss(tracked)}, errors
+                "memory_max_rss_mb": tracked.peak_rss_mb}, errors
 
     def _run(self, strategy: Strategy, phase: str, repeat: int, position: int) -> PassRow:
         s, conn = self.settings, self.conn
         started = time.perf_counter()
         self.spent = {}
         identity = self._identity(strategy, phase, repeat, position)
-        threads = f"-t{self.threads}" if s.interleaves_threads else ""
-        name = f"{strategy.name}{threads}-{phase}-r{repeat}-{self.target.label.replace(':', '')}"
+        unit = (f"-t{self.threads}" if s.interleaves_threads else "") + (
+            "" if not s.interleaves_latencies else "-direct" if self.latency is None else f"-{self.latency:g}ms")
+        name = f"{strategy.name}{unit}-{phase}-r{repeat}-{self.target.label.replace(':', '')}"
         with_memory = s.measure_memory and repeat <= s.memory_repeats
         memory, errors = self._memory(strategy, phase, name) if with_memory else ({}, [])
 
@@ -194,17 +202,18 @@ class PassRunner:
         before = server_stats.snapshot(conn, self.target.schema)
         harness = (conn.info.backend_pid,)  # its snapshot and settle queries are not the pass's
         span = MainSpan(lambda: self.target.cpu_reading(excluding=harness))  # server CPU over main()
-        # what other processes take meanwhile (foreign_cpu_s); the server's work is this run's
-        meter = ForeignMeter(lambda: _total(self.target.cpu_reading()), self.target.kind not in ("dsn", "docker"))
+        # what other processes take meanwhile (foreign_cpu_s): the server's and the relays' work is ours
+        meter = ForeignMeter(lambda: getattr(self.target.cpu_reading(), "total", None),
+                             self.target.kind not in ("dsn", "docker"), self.wire.relay_cpu_seconds)
         meter.start()
-        with (contention.contender(self.target.dsn, self.target.schema, s.items, self.scratch,
-                                   name + "-contender")
+        with (contention.contender(self.target.dsn, self.target.schema, s.items, self.scratch, name + "-contender")
               if contended else nullcontext({})) as rival:
             timed = self._worker(strategy, phase, [sys.executable, "-m"], name,
+                                 self.wire.timed_dsn(self.latency),
                                  {GO_FILE_ENV: str(contention.go_file(self.scratch, name + "-contender"))}
                                  if contended else {}, on_mark=span.on_mark)
         meter.stop()  # the worker (and the contender) reaped: their CPU is in our children's times
-        foreign = meter.columns()
+        foreign = meter.columns(relayed=self.latency is not None)
         if under_foreign_load(foreign.get("foreign_cpu_s"), timed.wall_s):
             log.warning("%s ran under foreign load: other processes took %.3f s of CPU during its %.3f s; "
                         "its duration is suspect", name, foreign["foreign_cpu_s"], timed.wall_s)
@@ -224,28 +233,17 @@ class PassRunner:
         return PassRow(
             **identity, **memory,
             duration_s=_round(timed.result.get("duration_s")), wall_s=_round(timed.wall_s),
-            max_rss_mb=_rss(timed), users=check.users, addresses=check.addresses,
+            max_rss_mb=timed.peak_rss_mb, users=check.users, addresses=check.addresses,
             counts_ok=check.counts_ok, values_ok=check.values_ok, success=check.success and not errors,
             error=" | ".join(errors), error_kind=error_kind(errors[0] if errors else ""),
             wal_bytes=server_stats.wal_bytes(conn, before, after),
             table_bytes=server_stats.table_bytes(conn, self.target.schema),
             dead_tuples=after.dead - before.dead, hot_updates=after.hot - before.hot,
-            connections=after.sessions - before.sessions,
-            statements=statements,
+            connections=after.sessions - before.sessions, statements=statements,
             client_cpu_s=_round(timed.result.get("client_cpu_s")), **span.columns(),
             **(contention.columns(rival, check, timed) if contended else {}), **foreign,
             **{what: _round(seconds) for what, seconds in self.spent.items()},
             pass_s=_round(time.perf_counter() - started))
-
-
-def _rss(outcome: ProcessOutcome) -> float:
-    """The process's peak RSS: its own report (VmHWM) where it made one, else wait4's."""
-    reported = outcome.result.get("peak_rss_mb")
-    return round(reported if reported is not None else outcome.max_rss_mb, 3)
-
-
-def _total(reading) -> float | None:
-    return None if reading is None else reading.total
 
 
 def _round(value: float | None, digits: int = 6) -> float | None:

