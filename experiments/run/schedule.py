@@ -91,7 +91,9 @@ class Schedule:
         self.references = {u.threads: u.name for u in self.strategies if u.is_reference}
         self.rounds_run: dict[str, int] = defaultdict(int)
         self.failed_this_round: dict[str, int] = defaultdict(int)
-        self.last_pass_s: dict[str, float] = {}  # seconds its passes took in its last round
+        # seconds its passes took in its last round, less their memory processes when the next
+        # rounds measure no memory: what a round costs, for the budget and plan()
+        self.last_pass_s: dict[str, float] = {}
         self.this_round_s: dict[str, float] = defaultdict(float)
         self.stopped: dict[str, str] = {}  # strategy -> why it stopped
         self._ranked: dict[str, tuple] = {}  # phase -> (passes it was fitted on, its ranking)
@@ -173,7 +175,10 @@ class Schedule:
 
     def record(self, row: PassRow) -> None:
         name = unit_name(row.strategy, row.threads, self.settings.interleaves_threads)
-        self.this_round_s[name] += row.pass_s or 0.0
+        spent = row.pass_s or 0.0
+        if not self._measures_memory(self.round + 1):
+            spent -= row.memory_wall_s or 0.0
+        self.this_round_s[name] += max(spent, 0.0)
         if row.success and row.duration_s:
             self.durations[(name, row.phase)][self.round] = row.duration_s
         else:
@@ -195,6 +200,10 @@ class Schedule:
             elif self.rounds_run[name] >= self.settings.max_repeat:
                 self.stopped[name] = "max repeats"
         self.last_pass_s.update(self.this_round_s)
+
+    def _measures_memory(self, number: int) -> bool:
+        """Does round `number` run the memray-tracked process too (--memory-repeats)?"""
+        return bool(self.settings.measure_memory) and number <= self.settings.memory_repeats
 
     def min_rounds(self, name: str) -> int:
         """MIN_ROUNDS_CHEAP for a strategy whose passes (its median, the slower phase) take under
