@@ -189,6 +189,8 @@ class _SeedConfig(Mapping[str, object]):
         settings = self._settings()
         if name not in BY_NAME:
             raise KeyError(name)
+        if name == "TOTAL_THREADS":  # the original's int: a pass's one thread count
+            return settings.threads
         return getattr(settings, BY_NAME[name].attribute)
 
     def __iter__(self):

@@ -108,7 +108,7 @@ def test_real_sweep_streaming_memory_is_flat_and_lists_grow(tmp_path):
     """The `streaming` strategy really streams. Rule R18 in docs/adding-a-strategy.md."""
     results = tmp_path / "results"
     done = run_cli("sweep", "--items", "300,15000", "--threads", "1,2", "--repeat", "2",
-                   "--strategies", "psycopg_copy_streaming,psycopg_copy_staging,psycopg2_threaded_pool",
+                   "--strategies", "server_only_floor,psycopg_copy_streaming,psycopg_copy_staging,psycopg2_threaded_pool",
                    "--results-dir", str(results), timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     runs = sorted(p.name for p in results.iterdir())

@@ -162,3 +162,20 @@ def test_several_latencies_interleave_every_strategy_in_every_round():
     assert schedule._ranking("insert", 4)["steady+direct"].floor_ratio == pytest.approx(5.0, rel=0.01)
     assert schedule._ranking("insert", 4, 1.0)["steady+1ms"].floor_ratio == pytest.approx(2.0, rel=0.01)
     assert schedule.report()["steady+1ms"]["repeats"] == 3
+
+
+def test_the_budget_counts_a_memory_process_only_in_rounds_that_run_one():
+    """Round 1 runs the memray-tracked process too (--memory-repeats 1): later rounds cost its
+    passes without it, and plan() and the budget must not charge it to them."""
+    schedule = Schedule([FLOOR, STEADY], settings(measure_memory=True, memory_repeats=1, budget=10_000), 1, "s")
+    assert schedule.next_round() is not None
+    for name in ("floor", "steady"):
+        for phase in ("insert", "update"):
+            schedule.record(dataclasses.replace(row(name, phase, 0.5, pass_s=3.0), memory_wall_s=2.0))
+    schedule.end_round()
+    assert schedule.last_pass_s == {"floor": 2.0, "steady": 2.0}  # 2 passes x (3 s less the 2 s memory)
+    two = Schedule([FLOOR, STEADY], settings(measure_memory=True, memory_repeats=2, budget=10_000), 1, "s")
+    assert two.next_round() is not None
+    two.record(dataclasses.replace(row("steady", "insert", 0.5, pass_s=3.0), memory_wall_s=2.0))
+    two.end_round()
+    assert two.last_pass_s["steady"] == 3.0  # round 2 measures memory too

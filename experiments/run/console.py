@@ -23,7 +23,7 @@ from contract.ranking import FAR_BELOW, FLOOR_INTERVAL, NOT_RANKED, Ranked, Rank
 from contract.row import PassRow, under_foreign_load
 from contract.workload import PHASES
 from experiments.catalog import Strategy, broken_rules
-from experiments.run.units import unit_name
+from experiments.run.units import unit_of
 
 log = logging.getLogger("experiments.runner")
 
@@ -51,9 +51,7 @@ def print_broken_rules(console: Console, strategies: list[Strategy]) -> None:
 
 def pass_line(row: PassRow, settings=None) -> str:
     """One line per pass, naming its unit in a run of several thread counts or latencies."""
-    name = row.strategy if settings is None else unit_name(
-        row.strategy, row.threads, settings.interleaves_threads, row.latency, settings.interleaves_latencies)
-    where = f"{name} {row.phase} r{row.repeat}"
+    where = f"{row.strategy if settings is None else unit_of(row, settings)} {row.phase} r{row.repeat}"
     if not row.success:
         return f"[red]FAIL[/red] {where}: {row.error}"
     memory = f", {row.peak_memory_mb:.1f} MB peak" if row.peak_memory_mb is not None else ""

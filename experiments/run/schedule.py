@@ -19,10 +19,8 @@ shuffled with the run's seed.
   (the floor) run in every round, so every round is a block in which each strategy's ratio to
   the floor can be formed.
 Like pyperf, a strategy whose coefficient of variation stays above UNSTABLE_CV is reported
-unstable.
-
-A run of several thread counts or latencies schedules units (`experiments/run/units.py`), each with
-its own interval, against the floor at its own thread count and latency.
+unstable. Several thread counts or latencies: units (`experiments/run/units.py`), each with its
+own interval, against the floor at its own thread count and latency.
 """
 
 from __future__ import annotations
@@ -39,7 +37,7 @@ from contract.row import PassRow
 from contract.workload import PHASES
 from experiments.catalog import Strategy
 from experiments.config import Settings
-from experiments.run.units import Unit, unit_name, units
+from experiments.run.units import Unit, unit_of, units
 
 MIN_ROUNDS = 3  # a strategy's rounds at least (its passes take a second or more)
 MIN_ROUNDS_CHEAP = 5  # ... when its passes take under CHEAP_S: they cost little, and an interval
@@ -50,8 +48,7 @@ UNSTABLE_CV = 0.10  # pyperf's threshold: standard deviation above 10% of the me
 
 
 class Schedule:
-    def __init__(self, strategies: list[Strategy], settings: Settings, seed: int, label: str,
-                 clock=time.monotonic):
+    def __init__(self, strategies: list[Strategy], settings: Settings, seed: int, label: str, clock=time.monotonic):
         self.strategies = units(strategies, settings.thread_counts, settings.latencies)  # what rounds run
         self.settings = settings
         self.seed, self.label, self.clock = seed, label, clock
@@ -63,7 +60,9 @@ class Schedule:
         self.references = {u.config: u.name for u in self.strategies if u.is_reference}
         self.rounds_run: dict[str, int] = defaultdict(int)
         self.failed_this_round: dict[str, int] = defaultdict(int)
-        self.last_pass_s: dict[str, float] = {}  # seconds its passes took in its last round
+        # seconds its passes took in its last round, less their memory processes when the next
+        # rounds measure no memory: what a round costs, for the budget and plan()
+        self.last_pass_s: dict[str, float] = {}
         self.this_round_s: dict[str, float] = defaultdict(float)
         self.stopped: dict[str, str] = {}  # strategy -> why it stopped
         self._ranked: dict[str, tuple] = {}  # phase -> (passes it was fitted on, its ranking)
@@ -144,9 +143,11 @@ class Schedule:
                 f"{CHEAP_S:g} s, then more for unsettled ones within the budget{grown})")
 
     def record(self, row: PassRow) -> None:
-        name = unit_name(row.strategy, row.threads, self.settings.interleaves_threads, row.latency,
-                         self.settings.interleaves_latencies)
-        self.this_round_s[name] += row.pass_s or 0.0
+        name = unit_of(row, self.settings)
+        spent = row.pass_s or 0.0
+        if not self._measures_memory(self.round + 1):
+            spent -= row.memory_wall_s or 0.0
+        self.this_round_s[name] += max(spent, 0.0)
         if row.success and row.duration_s:
             self.durations[(name, row.phase)][self.round] = row.duration_s
         else:
@@ -168,6 +169,10 @@ class Schedule:
             elif self.rounds_run[name] >= self.settings.max_repeat:
                 self.stopped[name] = "max repeats"
         self.last_pass_s.update(self.this_round_s)
+
+    def _measures_memory(self, number: int) -> bool:
+        """Does round `number` run the memray-tracked process too (--memory-repeats)?"""
+        return bool(self.settings.measure_memory) and number <= self.settings.memory_repeats
 
     def min_rounds(self, name: str) -> int:
         """MIN_ROUNDS_CHEAP for a strategy whose passes (its median, the slower phase) take under

@@ -54,3 +54,9 @@ def units(strategies: list[Strategy], thread_counts: tuple[int, ...],
     return [Unit(s, t, unit_name(s.name, t, interleaved, latency, len(latencies) > 1), latency)
             for s in strategies for t in thread_counts for latency in latencies
             if t == thread_counts[0] or s.is_reference or s.tags.get("threaded")]
+
+
+def unit_of(row, settings) -> str:
+    """The name of the unit a PassRow was a pass of, in a run of `settings`."""
+    return unit_name(row.strategy, row.threads, settings.interleaves_threads, row.latency,
+                     settings.interleaves_latencies)
