@@ -87,23 +87,25 @@ def receive(conn: socket.socket, answers: int) -> bytes:
 
 
 def test_a_turn_is_the_client_sending_after_having_received(tmp_path):
-    """Three sends, two of them before any answer: two turns; bytes each way exactly."""
+    """Three sends, the last two one message in two pieces (the server cannot answer before its
+    end): two turns; bytes each way exactly."""
     with line_server() as upstream, relay_to(upstream, tmp_path) as relay:
         with client(relay) as conn:
             conn.sendall(b"a\n")
             receive(conn, 1)
-            conn.sendall(b"b\n")
-            conn.sendall(b"cc\n")  # sent before the answer to "b": the same turn
-            receive(conn, 2)
+            conn.sendall(b"bb")
+            time.sleep(0.01)  # two reads at the relay, nothing between them from the server
+            conn.sendall(b"cc\n")
+            receive(conn, 1)
         with client(relay) as conn:  # a second connection: its own counts
             for _ in range(5):
                 conn.sendall(b"x\n")
                 receive(conn, 1)
         report = relay.counts()
         assert relay.counts() == {"connections": [], "open": 0}  # reported once, then forgotten
-    assert report == {"connections": [[2, 7, 9], [5, 10, 15]], "open": 0}
+    assert report == {"connections": [[2, 7, 6], [5, 10, 15]], "open": 0}
     assert wire_columns(report) == {"wire_connections": 2, "round_trips": 7, "round_trips_max_connection": 5,
-                                    "bytes_to_server": 17, "bytes_from_server": 24}
+                                    "bytes_to_server": 17, "bytes_from_server": 21}
 
 
 def test_the_relay_holds_each_direction_for_half_the_latency_and_keeps_the_order(tmp_path):
@@ -136,10 +138,10 @@ def test_a_unix_socket_relay_and_an_unreachable_server(tmp_path):
         assert relay.port is None and (tmp_path / "relay-0" / ".s.PGSQL.5432").is_socket()
         with socket.socket(socket.AF_UNIX) as conn:
             conn.connect(str(tmp_path / "relay-0" / ".s.PGSQL.5432"))
-            conn.sendall(b"hello\n")
             try:
+                conn.sendall(b"hello\n")
                 assert conn.recv(10) == b""  # closed: nothing behind it
-            except ConnectionResetError:  # closed with its data unread
+            except (BrokenPipeError, ConnectionResetError):  # closed before, or with its data unread
                 pass
         report = relay.counts()
     assert report["open"] == 0 and len(report["connections"]) == 1
