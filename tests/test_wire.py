@@ -6,24 +6,26 @@ is measured directly and through a relay (experiments/servers/wire.py)."""
 
 from __future__ import annotations
 
+import signal
 import socket
 import statistics
-from collections import defaultdict
 import subprocess
 import sys
 import threading
 import time
+from collections import defaultdict
 from contextlib import contextmanager, nullcontext
 
 import psycopg
 import pytest
 
 from contract.manifest import Manifest
+from experiments import REPO_ROOT
 from experiments.passes.cpu import ForeignMeter
 from experiments.servers.wire import WIRE_COLUMNS, Relay, Wire, round_trip_time, wire_columns
 from experiments.urls import relayed
 
-from conftest import read_results, run_cli
+from conftest import FIXTURES, read_results, run_cli, wait_for_rows
 
 
 # -- a line server: answers "ok\n" to every line it reads, until the client closes ----------------
@@ -316,3 +318,38 @@ def test_a_tcp_run_with_an_added_latency_records_the_wire(tmp_path):
     assert set(times) == {("start", None), ("start", 2.0), ("end", None), ("end", 2.0)}
     assert times[("start", 2.0)].min_ms >= 2.0 and times[("end", None)].median_ms < 1.0
     assert set(manifest.repeats[server.label]) == {f"{s}+{lat}" for s in COUNTED for lat in ("direct", "2ms")}
+
+
+def relay_processes(runner_pid: int) -> list:
+    import psutil
+
+    try:
+        children = psutil.Process(runner_pid).children(recursive=True)
+    except psutil.Error:
+        return []
+    return [p for p in children if "experiments.servers.relay" in " ".join(p.cmdline())]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_relays_do_not_outlive_their_run(tmp_path, sig):
+    """Interrupted (its cleanup runs) or killed outright (the kernel's parent-death signal): the
+    run's relays end with it."""
+    import psutil
+
+    results = tmp_path / "results"
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "experiments", "run", "--items", "40", "--repeat", "50", "--latency", "direct,1",
+         "--strategies-dir", str(FIXTURES), "--strategies", "sleepy", "--results-dir", str(results)],
+        cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_rows(results, 2, runner)
+        relays = relay_processes(runner.pid)
+        assert len(relays) == 2  # the counting relay and the 1 ms one
+        runner.send_signal(sig)
+        runner.wait(60)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+    gone, alive = psutil.wait_procs(relays, timeout=10)
+    assert alive == []
