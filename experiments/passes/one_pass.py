@@ -53,9 +53,7 @@ class PassRunner:
 
     def __init__(self, settings: Settings, target: Target, conn: psycopg.Connection, *, run_id: str,
                  seed: int, application: str, scratch: Path, captures: Path | None):
-        self.settings = settings
-        self.target = target
-        self.conn = conn
+        self.settings, self.target, self.conn = settings, target, conn
         self.threads = settings.threads  # the thread count of the pass measured now (measure())
         self.run_id = run_id
         self.seed = seed
@@ -82,9 +80,8 @@ class PassRunner:
 
     def measure(self, strategy: Strategy, phase: str, repeat: int, position: int,
                 record=None, threads: int | None = None) -> PassRow:
-        """The pass's row; a failed row when a harness query fails. When the server or the
-        harness's connection is gone, `record` gets that pass's failed row and ServerLost is
-        raised. `threads`: the pass's thread count (a run of several; the setting's when None)."""
+        """The pass's row at `threads` (the setting's when None); a failed row when a harness query
+        fails. When the server or the harness's connection is gone, `record` gets it and ServerLost is raised."""
         self.threads = threads or self.settings.threads
         try:
             return self._run(strategy, phase, repeat, position)

@@ -20,12 +20,8 @@ shuffled with the run's seed.
   the floor can be formed.
 Like pyperf, a strategy whose coefficient of variation stays above UNSTABLE_CV is reported
 unstable.
-
-A run of several thread counts (`--threads 1,2,4`) schedules **units**: each threaded strategy
-and the floor once per thread count (`name@threads`), the others once, at the smallest. They are
-shuffled together, so every round is a block holding every thread count and the floor: a
-speed-up is a contrast within rounds (analysis/scaling.py), not a ratio between runs whose speed
-drifted apart. A unit's interval is its `x floor` against the floor at its own thread count.
+A run of several thread counts schedules units (`name@threads`, experiments/run/units.py); a
+unit's interval is its `x floor` against the floor at its own thread count.
 """
 
 from __future__ import annotations
@@ -35,7 +31,6 @@ import random
 import statistics
 import time
 from collections import defaultdict
-from dataclasses import dataclass
 
 from contract.blocked_model import fit
 from contract.ranking import geometric_interval, rank
@@ -43,6 +38,7 @@ from contract.row import PassRow
 from contract.workload import PHASES
 from experiments.catalog import Strategy
 from experiments.config import Settings
+from experiments.run.units import Unit, unit_name, units
 
 MIN_ROUNDS = 3  # a strategy's rounds at least (its passes take a second or more)
 MIN_ROUNDS_CHEAP = 5  # ... when its passes take under CHEAP_S: they cost little, and an interval
@@ -50,31 +46,6 @@ CHEAP_S = 1.0  # from 3 rounds that stopped because it happened to be narrow und
 SLOW_ROUND_MADS = 3.5  # a round this many (normal-scaled) median absolute deviations off is slow
 MIN_ROUNDS_FOR_MAD = 5
 UNSTABLE_CV = 0.10  # pyperf's threshold: standard deviation above 10% of the mean
-
-
-@dataclass(frozen=True)
-class Unit:
-    """What a round runs once: a strategy at a thread count. `name` is the strategy's name, or
-    `name@threads` in a run of several thread counts."""
-
-    strategy: Strategy
-    threads: int
-    name: str
-
-    @property
-    def is_reference(self) -> bool:
-        return self.strategy.is_reference
-
-
-def unit_name(strategy: str, threads: int, interleaved: bool) -> str:
-    return f"{strategy}@{threads}" if interleaved else strategy
-
-
-def units(strategies: list[Strategy], thread_counts: tuple[int, ...]) -> list[Unit]:
-    """Every strategy at the first thread count; threaded ones and the floor at the others too."""
-    interleaved = len(thread_counts) > 1
-    return [Unit(s, t, unit_name(s.name, t, interleaved)) for s in strategies for t in thread_counts
-            if t == thread_counts[0] or s.is_reference or s.tags.get("threaded")]
 
 
 class Schedule:
@@ -87,8 +58,7 @@ class Schedule:
         self.round = 0
         self.durations: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)  # round -> s
         self.threads_of = {u.name: u.threads for u in self.strategies}
-        # the floor of each thread count (one, in a run of one thread count)
-        self.references = {u.threads: u.name for u in self.strategies if u.is_reference}
+        self.references = {u.threads: u.name for u in self.strategies if u.is_reference}  # floor per count
         self.rounds_run: dict[str, int] = defaultdict(int)
         self.failed_this_round: dict[str, int] = defaultdict(int)
         # seconds its passes took in its last round, less their memory processes when the next
