@@ -152,7 +152,9 @@ def test_a_server_heavy_statement_is_server_cpu_and_the_split_adds_up(rows):
         print(f"server_heavy {row['phase']}: duration {row['duration_s']:.3f} s = client {client:.3f} + "
               f"server {server:.3f} + background {background:.3f} + the rest")
         assert server > 0.6 * row["duration_s"], row
-        assert client + server + background <= row["duration_s"] * 1.1 + 0.02, row
+        # one connection: its process and its backend take turns, so their CPU fits the duration;
+        # the background processes may run meanwhile on another core (a WAL writer round: 0.12 s in CI)
+        assert client + server <= row["duration_s"] * 1.1 + 0.02, row
         assert background >= 0, row
 
 

@@ -54,9 +54,7 @@ class PassRunner:
 
     def __init__(self, settings: Settings, target: Target, conn: psycopg.Connection, *, run_id: str,
                  seed: int, application: str, scratch: Path, captures: Path | None, wire: Wire):
-        self.settings = settings
-        self.target = target
-        self.conn = conn
+        self.settings, self.target, self.conn = settings, target, conn
         self.wire = wire  # the server's relays: what a memory process sends, --latency
         self.threads = settings.threads  # the thread count of the pass measured now (measure())
         self.latency: float | None = None  # ... and its added latency (None: direct)
@@ -85,10 +83,9 @@ class PassRunner:
 
     def measure(self, strategy: Strategy, phase: str, repeat: int, position: int,
                 record=None, threads: int | None = None, latency: float | None = None) -> PassRow:
-        """The pass's row; a failed row when a harness query fails. When the server or the
-        harness's connection is gone, `record` gets that pass's failed row and ServerLost is
-        raised. `threads`: the pass's thread count (a run of several; the setting's when None);
-        `latency`: the round-trip time its timed process gets added (None: direct)."""
+        """The pass's row at `threads` (the setting's when None) and `latency` (the round-trip time
+        added to its timed process; None: direct); a failed row when a harness query fails. When
+        the server or the harness's connection is gone, `record` gets it and ServerLost is raised."""
         self.threads, self.latency = threads or self.settings.threads, latency
         try:
             return self._run(strategy, phase, repeat, position)

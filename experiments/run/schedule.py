@@ -56,8 +56,7 @@ class Schedule:
         self.round = 0
         self.durations: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)  # round -> s
         self.config_of = {u.name: u.config for u in self.strategies}  # (threads, latency)
-        # the floor of each thread count and latency (one, in a run of one of each)
-        self.references = {u.config: u.name for u in self.strategies if u.is_reference}
+        self.references = {u.config: u.name for u in self.strategies if u.is_reference}  # floor per config
         self.rounds_run: dict[str, int] = defaultdict(int)
         self.failed_this_round: dict[str, int] = defaultdict(int)
         # seconds its passes took in its last round, less their memory processes when the next

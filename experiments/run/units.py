@@ -1,13 +1,14 @@
-"""What a round runs: units, each a strategy at a thread count and an added latency.
+"""What a round runs: `Unit`, a strategy at a thread count and an added latency.
 
-A run of several thread counts (`--threads 1,2,4`) schedules **units**: each threaded strategy
-and the floor once per thread count (`name@threads`), the others once, at the smallest. They are
-shuffled together, so every round is a block holding every thread count and the floor: a
-speed-up is a contrast within rounds (analysis/scaling.py), not a ratio between runs whose speed
-drifted apart. A unit's interval is its `x floor` against the floor at its own thread count.
-Several added latencies (`--latency direct,1,5`) multiply the units the same way, but every
-strategy runs at each (`name+1ms`, `name+direct`): latency changes every strategy's duration, and
-a unit's `x floor` is against the floor at its own thread count and latency.
+A run of one thread count and one latency runs every strategy once per round, under its own
+name. A run of several thread counts (`--threads 1,2,4`) runs the threaded strategies and the
+floor at every count and the others, which threads do not change, at the smallest: units named
+`name@threads`. A run of several latencies (`--latency direct,1,5`) runs every strategy at each,
+since latency changes every strategy's duration: `name+1ms`, `name+direct`. All are shuffled into
+the same rounds (experiments/run/schedule.py), so every round is a block holding every thread
+count, latency and floor: a speed-up or the cost of a distance is a contrast within rounds
+(analysis/scaling.py), not a ratio between runs whose machine speed drifted apart. A unit's
+`x floor` is against the floor at its own thread count and latency.
 """
 
 from __future__ import annotations
