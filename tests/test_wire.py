@@ -181,8 +181,8 @@ def test_the_relays_cpu_is_the_runs_not_foreign_load():
     ours, blind = meters[0].columns(relayed=True), meters[1].columns()
     print(f"a busy child for 1 s: foreign {ours['foreign_cpu_s']:.3f} s when its CPU is read, "
           f"{blind['foreign_cpu_s']:.3f} s when not; relay_cpu_s {ours['relay_cpu_s']:.3f}")
-    assert ours["relay_cpu_s"] > 0.5 and blind["foreign_cpu_s"] > 0.5
-    assert ours["foreign_cpu_s"] < blind["foreign_cpu_s"] - 0.4
+    assert ours["relay_cpu_s"] > 0.2  # the busy child, on a core it may share with other work
+    assert blind["foreign_cpu_s"] - ours["foreign_cpu_s"] == pytest.approx(ours["relay_cpu_s"], abs=0.1)
     assert "relay_cpu_s" not in meters[1].columns()
 
 
