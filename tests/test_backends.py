@@ -193,7 +193,7 @@ def test_dsn_run_touches_nothing_outside_its_private_schema(bystander_server, tm
     addresses: afterwards its schemas, relations and rows are exactly as before."""
     before = fingerprint(bystander_server)
     results = tmp_path / "results"
-    done = run_cli("run", "--items", "40", "--repeat", "1", "--no-memory", "--results-dir", str(results),
+    done = run_cli("run", "--items", "40", "--repeat", "1", "--results-dir", str(results),
                    env={"UPSERT_BENCH_DATABASE_URL": bystander_server})
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     folder, rows = read_results(results)
