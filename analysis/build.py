@@ -35,12 +35,16 @@ from analysis.load import (
 )
 from analysis.report import build_report
 from analysis.cost_model import cost_model
+from analysis.distance import PLACE as DISTANCE_PLACE
+from analysis.distance import base_variant, distance
 from analysis.scaling import growth, speedup
 from analysis.significance import significance
+from analysis.wire_counts import wire_counts
 from contract.manifest import Manifest
 
-TABLES = ("passes", "aggregate", "correlation", "significance", "growth", "cost", "speedup", "contention")
-ALWAYS_WRITTEN = TABLES[:4]  # the others only when the runs hold a sweep or contention passes
+TABLES = ("passes", "aggregate", "correlation", "significance", "growth", "cost", "speedup", "contention", "wire",
+          "distance")
+ALWAYS_WRITTEN = TABLES[:4]  # the others only when the runs hold a sweep, contention passes or wire counts
 GENERATED = re.compile(r"^(REPORT\.md|manifest\.json|(" + "|".join(TABLES) + r")\.csv|("
                        + "|".join([*figure_kinds.BY_NAME, *figure_kinds.FORMER_NAMES]) + r")_.+\.(png|svg))$")
 CSV_OPTIONS = {"index": False, "float_format": "%.6g", "lineterminator": "\n"}
@@ -67,7 +71,7 @@ def provenance(loaded: Loaded, passes: pd.DataFrame) -> str:
     manifests = [loaded.manifests.get(r) or Manifest() for r in run_ids]
     commits = sorted({(m.git.commit or "unknown")[:7] + ("+" if m.git.dirty else "") for m in manifests})
     dates = sorted({(m.started_at or "")[:10] for m in manifests} - {""})
-    counts = passes.groupby(["strategy", "phase", "items", "threads", "pg_version", "backend"]).size()
+    counts = passes.groupby(["strategy", "phase", *CONFIG_COLUMNS]).size()
     repeats = f"{counts.min()}" if counts.min() == counts.max() else f"{counts.min()}-{counts.max()}"
     python = sorted({known(m.machine.python) for m in manifests})
     date_text = dates[0] if len(dates) == 1 else f"{dates[0]}..{dates[-1]}" if dates else "?"
@@ -187,6 +191,24 @@ def _scaling_figures(out: Output, loaded: Loaded, passes, aggregated, growths, c
     return names
 
 
+def _distance_figures(out: Output, loaded: Loaded, passes, distances) -> list[str]:
+    """Duration against round-trip time, per items, threads, server and machine with wire counts."""
+    names = []
+    for key, part in distances.groupby(DISTANCE_PLACE, sort=True):
+        place = dict(zip(DISTANCE_PLACE, key))
+        rows = passes[passes["variant"].map(base_variant) == place["variant"]]
+        rows = _where(rows, **{c: v for c, v in place.items() if c != "variant"})
+        variant = place["variant"]
+        for kind in figure_kinds.per("distance"):
+            names += out.figure(kind, f"items{int(place['items'])}_threads{int(place['threads'])}_pg{place['pg_version']}_"
+                                f"{place['backend']}{variant_slug(variant)}",
+                                f"At a distance: {int(place['items']):,} items, {int(place['threads'])} threads, "
+                                f"PostgreSQL {place['pg_version']} ({place['backend']}"
+                                f"{'' if variant == 'default' else ', ' + variant}), {place['machine']}",
+                                part, provenance=provenance(loaded, rows))
+    return names
+
+
 def build(results_dir: Path, out_dir: Path, runs: str | None = None, since: str | None = None,
           items: int | None = None, echo=print, sweep: str | None = None,
           allow_mixed: bool = False, kinds: list[str] | None = None) -> list[Path]:
@@ -198,10 +220,11 @@ def build(results_dir: Path, out_dir: Path, runs: str | None = None, since: str 
     pairs = significance(passes)
     growths, costs, speedups = growth(passes), cost_model(passes), speedup(passes)
     outcomes = contention_outcomes(passes)
+    wires, distances = wire_counts(passes), distance(passes, loaded.manifests)
     kinds = figure_kinds.current_names(kinds)  # a set.json may use a kind's earlier name
     out = Output(out_dir, kinds)
     tables = dict(zip(TABLES, (passes, aggregated, correlate(aggregated), pairs, growths, costs, speedups,
-                               outcomes)))
+                               outcomes, wires, distances)))
     for name, table in tables.items():
         if not table.empty or name in ALWAYS_WRITTEN:
             out.table(name, table)
@@ -209,6 +232,7 @@ def build(results_dir: Path, out_dir: Path, runs: str | None = None, since: str 
     by_config = _configuration_figures(out, loaded, passes, aggregated, pairs)
     versions = _versions_figures(out, loaded, passes, aggregated)
     scaling = _scaling_figures(out, loaded, passes, aggregated, growths, costs, speedups)
+    at_distance = _distance_figures(out, loaded, passes, distances)
     selected = {r: m for r, m in sorted(loaded.manifests.items()) if r in set(passes["run_id"])}
     manifest = {
         "results_dir": str(results_dir.name),
@@ -221,5 +245,5 @@ def build(results_dir: Path, out_dir: Path, runs: str | None = None, since: str 
     }
     out.text("manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     out.text("REPORT.md", build_report(selected, aggregated, pairs, by_config, versions, scaling, growths,
-                                           outcomes, costs) + "\n")
+                                           outcomes, costs, (distances, wires, at_distance, selected)) + "\n")
     return out.written

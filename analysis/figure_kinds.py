@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from analysis import figures, scaling_figures, time_figures, versions_figures
+from analysis import distance_figures, figures, scaling_figures, time_figures, versions_figures
 
 PER = {  # what one figure of a kind is drawn per: (scope, its words in the docs)
     "configuration": "configuration",
     "servers": "items, threads and machine, where the runs hold several servers",
     "items": "server and thread count, where the runs hold several item counts",
     "threads": "server, where the runs hold several thread counts",
+    "distance": "items, threads and server, where the runs hold wire counts",
 }
 
 
@@ -85,6 +86,13 @@ KINDS = (
                "Do threads help? Speed-up over the fewest threads, against the ideal min(threads, cores), "
                "with the interval its design allows: within rounds (thread counts interleaved in one run, "
                "blocked model) or between runs (Welch) ([below](#scaling-sweep))", reads="speedup"),
+    FigureKind("distance", distance_figures.distance_figure, "distance",
+               "What does a strategy cost at your server's distance? Duration against round-trip time, "
+               "log-log: per family of strategies (COPY, multi-row statements, one statement per row, ORM "
+               "merge) its fastest at 1 ms in bold, the others thin, predicted as local duration + round "
+               "trips x round-trip time, with the durations measured through the relay (`--latency`) and a "
+               "star where the family becomes 10 times the fastest ([the wire](#at-a-distance))",
+               reads="distance", headline=True),
 )
 BY_NAME = {kind.name: kind for kind in KINDS}
 FORMER_NAMES = {old: kind.name for kind in KINDS for old in kind.formerly}

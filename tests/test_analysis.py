@@ -268,7 +268,7 @@ def test_figures_folder_is_complete(clear_case, tmp_path):
         assert any(n.startswith(kind + "_") and n.endswith(".png") for n in names), kind
         svg = any(n.startswith(kind + "_") and n.endswith(".svg") for n in names)
         assert svg == BY_NAME[kind].headline, kind  # SVG for headline figures only
-    assert {kind.name for kind in KINDS if kind.headline} == {"duration", "x_floor"}
+    assert {kind.name for kind in KINDS if kind.headline} == {"duration", "x_floor", "distance"}
     manifest = json.loads((tmp_path / "one" / "manifest.json").read_text())
     assert list(manifest["runs"]) == ["20260101-000000-aaaa"]
     report = (tmp_path / "one" / "REPORT.md").read_text()

@@ -16,8 +16,11 @@ import time
 from collections import defaultdict
 from contextlib import contextmanager, nullcontext
 
+import pandas as pd
 import psycopg
 import pytest
+
+from analysis.build import build
 
 from contract.manifest import Manifest
 from experiments import REPO_ROOT
@@ -318,6 +321,16 @@ def test_a_tcp_run_with_an_added_latency_records_the_wire(tmp_path):
     assert set(times) == {("start", None), ("start", 2.0), ("end", None), ("end", 2.0)}
     assert times[("start", 2.0)].min_ms >= 2.0 and times[("end", None)].median_ms < 1.0
     assert set(manifest.repeats[server.label]) == {f"{s}+{lat}" for s in COUNTED for lat in ("direct", "2ms")}
+    # make figures: the counts table and the cost at a distance, from this real run
+    build(results, tmp_path / "figures", echo=lambda *_: None)
+    wire = pd.read_csv(tmp_path / "figures" / "wire.csv")
+    assert len(wire) == len(COUNTED) * 2 and wire["identical"].all() and (wire["variant"] == "tcp").all()
+    distance = pd.read_csv(tmp_path / "figures" / "distance.csv")
+    chatty = distance[(distance["strategy"] == "psycopg2_row_by_row") & (distance["rtt_ms"] == 2.0)]
+    assert len(chatty) == 2 and chatty["measured"].all() and (chatty["measured_rtt_ms"] >= 2.0).all()
+    assert (chatty["local_rtt_ms"] < 1.0).all() and (chatty["turns"] == chatty["turns"].round()).all()
+    assert (chatty["measured_over_predicted"] > 0.7).all(), chatty  # it waits at least its round trips
+    assert len(list((tmp_path / "figures").glob("distance_items100_threads*_embedded_tcp.png"))) == 1
 
 
 def relay_processes(runner_pid: int) -> list:

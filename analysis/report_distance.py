@@ -1,0 +1,145 @@
+"""REPORT.md's section on the wire: the round-trip time of every run, what each strategy sent
+(wire.csv), what it costs at a distance and how well that prediction held (distance.csv)."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from analysis.distance import CHECKED_SHARE, FAMILY_ORDER, PLACE, RTTS_MS, WITHIN, family
+from analysis.distance_figures import representatives
+from contract.manifest import Manifest
+
+
+def _ms(value: float) -> str:
+    return "-" if value is None or pd.isna(value) else f"{value:.3g}"
+
+
+def _s(value: float) -> str:
+    return "-" if pd.isna(value) else f"{value:.3f}" if value < 10 else f"{value:.1f}"
+
+
+def rtt_lines(manifests: dict[str, Manifest]) -> list[str]:
+    """Every round-trip time the runs measured: one row per run, server and path."""
+    rows = {}
+    for run_id, manifest in sorted(manifests.items()):
+        for server in manifest.servers:
+            for rtt in server.round_trip_times or ():
+                path = "direct" if rtt.path == "direct" else f"relay +{rtt.added_latency_ms:g} ms"
+                row = rows.setdefault((run_id, server.label, path), {
+                    "run": run_id, "server": server.label, "transport": server.transport or "?", "path": path})
+                row[f"{rtt.when} median ms (p95)"] = f"{_ms(rtt.median_ms)} ({_ms(rtt.p95_ms)})"
+    if not rows:
+        return []
+    return ["Round-trip times measured by each run (manifest `round_trip_times`: 200 `SELECT 1` on a fresh "
+            "connection at the start and the end of the server's work):", "",
+            pd.DataFrame(list(rows.values())).fillna("-").to_markdown(index=False, disable_numparse=True), ""]
+
+
+def _wire_table(part: pd.DataFrame) -> str:
+    wide = part.pivot_table(index="strategy", columns="phase", values="round_trips", aggfunc="first")
+    first = part.groupby("strategy").first()
+    shown = pd.DataFrame({
+        "strategy": "`" + first.index + "`", "family": first["technique"].map(family).values,
+        "connections": first["wire_connections"].map(lambda v: f"{v:g}").values,
+        **{f"round trips {p}": wide[p].map(lambda v: "-" if pd.isna(v) else f"{v:,.0f}").values
+           for p in ("insert", "update") if p in wide},
+        "busiest connection": first["round_trips_max_connection"].map(lambda v: f"{v:,.0f}").values,
+        "kB to server": first["bytes_to_server"].map(lambda v: f"{v / 1000:,.1f}").values,
+        "kB back": first["bytes_from_server"].map(lambda v: f"{v / 1000:,.1f}").values,
+        "identical": part.groupby("strategy")["identical"].all().map(
+            lambda v: "yes" if v else "no").reindex(first.index).values,
+        "passes": part.groupby("strategy")["n"].min().reindex(first.index).astype(str).values})
+    return shown.to_markdown(index=False, disable_numparse=True)
+
+
+def _distance_table(part: pd.DataFrame) -> str:
+    latencies = sorted(set(part.loc[part["measured"].astype(bool), "rtt_ms"]))
+    rows = []
+    for strategy, rows_of in part.groupby("strategy", sort=False):
+        first = rows_of.iloc[0]
+        at = rows_of.set_index("rtt_ms")
+        row = {"strategy": f"`{strategy}`" + (" (floor)" if first["reference"] else ""),
+               "round trips": f"{first['turns']:,.0f}" + (" (busiest)" if first["parallel"] else ""),
+               "local s": _s(first["local_s"])}
+        row |= {f"predicted {r:g} ms": _s(at.loc[r, "predicted_s"]) for r in RTTS_MS}
+        for r in latencies:
+            m = at.loc[r]
+            row[f"measured +{r:g} ms (x predicted)"] = (
+                "-" if not m["measured"] else f"{_s(m['measured_s'])} (x{m['measured_over_predicted']:.2f}"
+                + ("" if m["checked"] else ", not checked") + ")")
+        row["10x fastest from"] = _crossover(first["rtt_10x_fastest_ms"])
+        if first[["relay0_over_direct"]].notna().all():
+            row["relay 0 ms / direct"] = f"{first['relay0_over_direct']:.2f} ({first['relay0_low']:.2f}-{first['relay0_high']:.2f})"
+        rows.append(row)
+    return pd.DataFrame(rows).fillna("-").to_markdown(index=False, disable_numparse=True)
+
+
+def _crossover(ms: float) -> str:
+    if pd.isna(ms):
+        return "never below 1 s"
+    return "already locally" if ms == 0 else f"{ms:.2g} ms"
+
+
+def _tenfold(ms: float) -> str:
+    if pd.isna(ms):
+        return "never 10x the fastest below 1 s"
+    return "10x the fastest already locally" if ms == 0 else f"10x the fastest from {ms:.2g} ms"
+
+
+def findings(part: pd.DataFrame) -> list[str]:
+    """The prediction check, the relay's own cost and a sentence per family, in plain words."""
+    lines = []
+    checked = part[part["checked"].astype(bool)]
+    if len(checked):
+        misses = checked[~checked["within_15pct"].astype(bool)]
+        lines.append(f"- **Prediction check:** {len(checked) - len(misses)} of {len(checked)} strategy x phase x "
+                     f"latency cells whose added round trips make up at least {CHECKED_SHARE:.0%} of the measured "
+                     f"duration are within {WITHIN:.0%} of the prediction"
+                     + (": misses " + ", ".join(f"`{r.strategy}` {r.phase} +{r.rtt_ms:g} ms "
+                                                 f"x{r.measured_over_predicted:.2f}" for r in misses.itertuples())
+                        if len(misses) else "") + ".")
+    relay = part[part["relay0_over_direct"].notna() & ~part["reference"].astype(bool)].drop_duplicates(["strategy", "phase"])
+    if len(relay):
+        for phase, rows in relay.groupby("phase", sort=True):
+            fastest = rows.loc[rows["local_s"].idxmin()]
+            cost = fastest["turns"] * (fastest["relay0_rtt_ms"] - fastest["local_rtt_ms"]) / 1000 / fastest["local_s"]
+            lines.append(f"- **The relay's own cost ({phase}):** the fastest strategy, `{fastest['strategy']}`, took "
+                         f"x{fastest['relay0_over_direct']:.2f} ({fastest['relay0_low']:.2f}-"
+                         f"{fastest['relay0_high']:.2f}) through the relay at 0 ms; its {fastest['turns']:,.0f} "
+                         f"round trips at the relay's measured round-trip time predict "
+                         + (f"{cost:.1%} of its duration." if math.isfinite(cost) else "an unknown share."))
+    for kin, strategy in sorted(representatives(part).items(), key=lambda kv: FAMILY_ORDER.index(kv[0])):
+        rows = part[(part["strategy"] == strategy)]
+        first = rows.iloc[0]
+        per_phase = "; ".join(f"{r.phase} {r.turns:,.0f} round trips, {_tenfold(r.rtt_10x_fastest_ms)}"
+                              for r in rows.drop_duplicates("phase").itertuples())
+        lines.append(f"- **{kin}** (fastest at 1 ms: `{strategy}`, {first['technique']}): {per_phase}.")
+    return lines + [""]
+
+
+def distance_section(distances: pd.DataFrame, wires: pd.DataFrame, names: list[str],
+                     manifests: dict[str, Manifest]) -> list[str]:
+    if distances.empty and wires.empty:
+        return []
+    lines = ["## At a distance", "",
+             "What each strategy sent over the wire (`wire.csv`: counted by a relay in front of its memory-tracked "
+             "passes, never the timed ones), and what that costs when the server is farther away "
+             "(`distance.csv`): local duration + round trips x (round-trip time - the local one), checked "
+             "against the passes run through the relay with `--latency` at the round-trip time measured through "
+             "it. A strategy spreading its work over several connections pays for its busiest one.", ""]
+    lines += rtt_lines(manifests)
+    for key, part in wires.groupby(PLACE, sort=True):
+        lines += [f"### Wire counts: {int(key[0]):,} items, {int(key[1])} threads, PostgreSQL {key[2]} ({key[3]}"
+                  f"{'' if key[4] == 'default' else ', ' + key[4]})", "", _wire_table(part), ""]
+    for key, part in distances.groupby(PLACE, sort=True):
+        lines += [f"### Cost at a distance: {int(key[0]):,} items, {int(key[1])} threads, PostgreSQL {key[2]} "
+                  f"({key[3]}{'' if key[4] == 'default' else ', ' + key[4]})", ""]
+        lines += findings(part)
+        for phase, rows in part.groupby("phase", sort=True):
+            order = rows.groupby("strategy")["local_s"].first().sort_values().index
+            ordered = rows.set_index("strategy").loc[order].reset_index()
+            lines += [f"**{phase}** (seconds; measured: geometric mean)", "", _distance_table(ordered), ""]
+    lines += [f"![{name}]({name}.png)" for name in names] + ([""] if names else [])
+    return lines
