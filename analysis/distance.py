@@ -21,15 +21,16 @@ farther away, so at a round-trip time r
   (`round_trips_max_connection`). It counts as `parallel` when its busiest connection carries
   less than PARALLEL_SHARE of all turns: a strategy that opens a second connection for a setup
   query keeps nearly all turns on one.
-- Bytes are not charged: `transfer_ms` is what they take on a LINK_BITS_PER_S link, under a
-  millisecond at the sizes measured here.
+- Bytes are not charged: `transfer_ms` is what they would take on a LINK_BITS_PER_S link.
 
-One row per place, strategy, phase and round-trip time (every time of RTTS_MS and every latency
-the runs measured, marked `measured`). Where passes were measured at that latency: their
-geometric mean with its 95% t-interval, `measured_over_predicted` (1: the model holds) and
-`latency_share`, the share of the measured duration the added round trips make up
-(turns x (r - r_local) / measured); the prediction is checked where that share is at least
-CHECKED_SHARE (`within_15pct`). Per strategy (the same on each of its rows):
+One row per place, strategy, phase and round-trip time `rtt_ms` (every time of RTTS_MS and every
+latency the runs measured, marked `measured`), with `predicted_s` there. Where passes were
+measured at that latency: `measured_rtt_ms`, the round-trip time through its relay, the
+prediction there (`predicted_at_measured_rtt_s`), the passes' geometric mean with its 95%
+t-interval, `measured_over_predicted` (1: the model holds) and `latency_share`, the share of
+the measured duration the added round trips make up (turns x (r - r_local) / measured); the
+prediction is checked where that share is at least CHECKED_SHARE (`within_15pct`).
+Per strategy (the same on each of its rows):
 `rtt_2x_fastest_ms` and `rtt_10x_fastest_ms`, the round-trip time from which it takes 2 and 10
 times the predicted duration of the fastest strategy there (0: already locally; empty: not below
 1 s), and the relay's own cost, `relay0_over_direct` with the 95% t-interval of the within-round
@@ -61,6 +62,7 @@ INTERVAL = "95% t-interval of the geometric mean"
 RELAY_INTERVAL = "95% t-interval of the within-round contrast (blocked model)"
 COLUMNS = [*PLACE, "strategy", "phase", "technique", "reference", "rtt_ms", "measured_rtt_ms", "local_s",
            "local_rtt_ms", "turns", "parallel", "connections", "bytes", "transfer_ms", "predicted_s", "measured",
+           "predicted_at_measured_rtt_s",
            "measured_s", "measured_low", "measured_high", "n", "measured_over_predicted", "latency_share",
            "checked", "within_15pct", "rtt_2x_fastest_ms", "rtt_10x_fastest_ms", "relay0_over_direct",
            "relay0_low", "relay0_high", "relay0_rtt_ms", "interval"]
@@ -175,6 +177,7 @@ def _place_rows(place: pd.DataFrame, where: dict, rtts: dict) -> list[dict]:
             real_rtt = _rtt_of(measured, rtt, rtts) if len(measured) else rtt
             real_rtt = rtt if math.isnan(real_rtt) else real_rtt
             rows.append({**common, "rtt_ms": rtt, "measured_rtt_ms": real_rtt,
+                         "predicted_s": float(predicted(model, rtt)),
                          **_check(model, real_rtt, measured["duration_s"].to_numpy(float))})
     return rows
 
@@ -186,15 +189,17 @@ def predicted(model: dict, rtt_ms) -> np.ndarray | float:
 
 
 def _check(model: dict, rtt_ms: float, durations: np.ndarray) -> dict:
+    """The passes measured through the relay against the prediction at the round-trip time
+    measured through it."""
     guess = float(predicted(model, rtt_ms))
     if not len(durations):
-        return {"predicted_s": guess, "measured": False, "measured_s": math.nan, "measured_low": math.nan,
+        return {"predicted_at_measured_rtt_s": guess, "measured": False, "measured_s": math.nan, "measured_low": math.nan,
                 "measured_high": math.nan, "n": 0, "measured_over_predicted": math.nan, "latency_share": math.nan,
                 "checked": False, "within_15pct": math.nan}
     mean, low, high = geometric_mean_ci(durations)
     share = (guess - model["local_s"]) / mean
     ratio = mean / guess
-    return {"predicted_s": guess, "measured": True, "measured_s": mean, "measured_low": low, "measured_high": high,
+    return {"predicted_at_measured_rtt_s": guess, "measured": True, "measured_s": mean, "measured_low": low, "measured_high": high,
             "n": len(durations), "measured_over_predicted": ratio, "latency_share": share,
             "checked": bool(share >= CHECKED_SHARE), "within_15pct": bool(abs(ratio - 1) <= WITHIN)}
 

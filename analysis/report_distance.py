@@ -66,9 +66,9 @@ def _distance_table(part: pd.DataFrame) -> str:
         row |= {f"predicted {r:g} ms": _s(at.loc[r, "predicted_s"]) for r in RTTS_MS}
         for r in latencies:
             m = at.loc[r]
-            row[f"measured +{r:g} ms (x predicted)"] = (
-                "-" if not m["measured"] else f"{_s(m['measured_s'])} (x{m['measured_over_predicted']:.2f}"
-                + ("" if m["checked"] else ", not checked") + ")")
+            row[f"measured +{r:g} ms: at RTT, s (x predicted there)"] = (
+                "-" if not m["measured"] else f"{m['measured_rtt_ms']:.2f} ms: {_s(m['measured_s'])} "
+                f"(x{m['measured_over_predicted']:.2f}" + ("" if m["checked"] else ", not checked") + ")")
         row["10x fastest from"] = _crossover(first["rtt_10x_fastest_ms"])
         if first[["relay0_over_direct"]].notna().all():
             row["relay 0 ms / direct"] = f"{first['relay0_over_direct']:.2f} ({first['relay0_low']:.2f}-{first['relay0_high']:.2f})"
