@@ -15,10 +15,11 @@ farther away, so at a round-trip time r
 - `r`: for a latency the runs measured, the round-trip time measured through that relay (a
   relay at +1 ms measures 1.2-1.4 ms: it wakes from sleep); for the round-trip times of RTTS_MS,
   the time itself (`rtt_ms`, what a reader's server is away).
-- `turns`: the round trips counted by the relay for its memory-tracked passes (`round_trips`,
-  the median). A strategy that spreads its work over several connections at once waits on them
-  at the same time, so it pays for its busiest connection's turns
-  (`round_trips_max_connection`). It counts as `parallel` when its busiest connection carries
+- `turns`: the round trips it waits for. The relay counts the turns of its memory-tracked
+  passes (`round_trips`, the median); each connection's last turn is its Terminate message,
+  sent after the last answer and answered by nothing, so `turns` = round trips - connections.
+  A strategy that spreads its work over several connections at once waits on them at the same
+  time, so it pays for its busiest connection's turns (`round_trips_max_connection` - 1). It counts as `parallel` when its busiest connection carries
   less than PARALLEL_SHARE of all turns: a strategy that opens a second connection for a setup
   query keeps nearly all turns on one.
 - Bytes are not charged: `transfer_ms` is what they would take on a LINK_BITS_PER_S link.
@@ -30,7 +31,7 @@ prediction there (`predicted_at_measured_rtt_s`), the passes' geometric mean wit
 t-interval, `measured_over_predicted` (1: the model holds) and `latency_share`, the share of
 the measured duration the added round trips make up (turns x (r - r_local) / measured); the
 prediction is checked where that share is at least CHECKED_SHARE (`within_15pct`).
-Per strategy (the same on each of its rows):
+`family` (`family()`): how it meets the wire in that phase. Per strategy (the same on each of its rows):
 `rtt_2x_fastest_ms` and `rtt_10x_fastest_ms`, the round-trip time from which it takes 2 and 10
 times the predicted duration of the fastest strategy there (0: already locally; empty: not below
 1 s), and the relay's own cost, `relay0_over_direct` with the 95% t-interval of the within-round
@@ -60,8 +61,8 @@ WITHIN = 0.15
 GRID_MS = np.geomspace(0.01, 1000, 2401)  # where the crossovers are looked for
 INTERVAL = "95% t-interval of the geometric mean"
 RELAY_INTERVAL = "95% t-interval of the within-round contrast (blocked model)"
-COLUMNS = [*PLACE, "strategy", "phase", "technique", "reference", "rtt_ms", "measured_rtt_ms", "local_s",
-           "local_rtt_ms", "turns", "parallel", "connections", "bytes", "transfer_ms", "predicted_s", "measured",
+COLUMNS = [*PLACE, "strategy", "phase", "technique", "family", "reference", "rtt_ms", "measured_rtt_ms", "local_s",
+           "local_rtt_ms", "round_trips", "turns", "parallel", "connections", "bytes", "transfer_ms", "predicted_s", "measured",
            "predicted_at_measured_rtt_s",
            "measured_s", "measured_low", "measured_high", "n", "measured_over_predicted", "latency_share",
            "checked", "within_15pct", "rtt_2x_fastest_ms", "rtt_10x_fastest_ms", "relay0_over_direct",
@@ -117,16 +118,19 @@ def _local(part: pd.DataFrame) -> tuple[pd.DataFrame, float | None]:
     return part[part["latency_ms"] == 0], 0.0
 
 
-def _turns(part: pd.DataFrame) -> tuple[float, bool, float, float]:
-    """(turns that cost a round trip each, parallel, connections, bytes both ways)."""
+def _turns(part: pd.DataFrame) -> dict:
+    """The round trips counted, the turns that wait for one (`turns`), whether the strategy
+    spreads its work over several connections at once, its connections and bytes both ways."""
     counted = part[part["round_trips"].notna()]
     if counted.empty:
-        return math.nan, False, math.nan, math.nan
+        return {}
     total, busiest = counted["round_trips"].median(), counted["round_trips_max_connection"].median()
+    connections = float(counted["wire_connections"].median())
     parallel = bool(busiest < PARALLEL_SHARE * total)
     volume = counted["bytes_to_server"].fillna(0) + counted["bytes_from_server"].fillna(0)
-    return (float(busiest if parallel else total), parallel, float(counted["wire_connections"].median()),
-            float(volume.median()))
+    waited = busiest - 1 if parallel else total - connections  # each connection's Terminate waits for nothing
+    return {"round_trips": float(total), "turns": float(max(waited, 0)), "parallel": parallel,
+            "connections": connections, "bytes": float(volume.median())}
 
 
 def _relay_costs(place: pd.DataFrame) -> dict[tuple[str, str], tuple[float, float, float]]:
@@ -152,15 +156,15 @@ def _place_rows(place: pd.DataFrame, where: dict, rtts: dict) -> list[dict]:
     models = {}
     for (strategy, phase), part in place.groupby(["strategy", "phase"], sort=True):
         local, local_path = _local(part)
-        turns, parallel, connections, volume = _turns(part)
-        if local.empty or math.isnan(turns):
+        wire = _turns(part)
+        if local.empty or not wire:
             continue
-        local_rtt = _rtt_of(local, local_path, rtts)
+        technique = part["technique"].iloc[0]
         models[(strategy, phase)] = dict(
-            local_s=geometric_mean_ci(local["duration_s"].to_numpy(float))[0], local_rtt_ms=local_rtt,
-            turns=turns, parallel=parallel, connections=connections, bytes=volume,
-            transfer_ms=1000 * 8 * volume / LINK_BITS_PER_S, technique=part["technique"].iloc[0],
-            reference=bool(part["reference"].any()))
+            local_s=geometric_mean_ci(local["duration_s"].to_numpy(float))[0],
+            local_rtt_ms=_rtt_of(local, local_path, rtts), **wire,
+            transfer_ms=1000 * 8 * wire["bytes"] / LINK_BITS_PER_S, technique=technique,
+            family=family(technique, wire["round_trips"] / where["items"]), reference=bool(part["reference"].any()))
     relay_costs = _relay_costs(place)
     latencies = sorted(set(place.loc[place["via_relay"].astype(bool) & (place["latency_ms"] > 0), "latency_ms"]))
     rows = []
@@ -217,14 +221,16 @@ def crossover(model: dict, others: list[dict], times: float) -> float:
     return 0.0 if over[0] == 0 else float(GRID_MS[over[0]])
 
 
-FAMILIES = {  # technique -> family: how it meets the wire (every other technique: MULTI_ROW)
-    "copy_staging": "COPY", "copy_merge": "COPY",
-    "row_by_row": "one statement per row", "commit_queue": "one statement per row",
-    "merge": "ORM Session.merge()",
-}
-MULTI_ROW = "multi-row statements"
-FAMILY_ORDER = ("COPY", MULTI_ROW, "one statement per row", "ORM Session.merge()")
+COPY, MULTI_ROW, PER_ROW, ORM_MERGE = "COPY", "multi-row statements", "one statement per row", "ORM Session.merge()"
+FAMILY_ORDER = (COPY, MULTI_ROW, PER_ROW, ORM_MERGE)
 
 
-def family(technique: str) -> str:
-    return FAMILIES.get(str(technique), MULTI_ROW)
+def family(technique: str, round_trips_per_item: float) -> str:
+    """How a strategy meets the wire in a phase: COPY and ORM merge by their technique; any
+    other by what it did, a round trip per row or more (one statement per row, whatever its
+    technique says: SQLAlchemy's `bulk_update_mappings` runs one UPDATE per row) or fewer."""
+    if str(technique).startswith("copy"):
+        return COPY
+    if technique == "merge":
+        return ORM_MERGE
+    return PER_ROW if round_trips_per_item >= 1 else MULTI_ROW

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from analysis.distance import FAMILY_ORDER, RTTS_MS, family, predicted
+from analysis.distance import FAMILY_ORDER, RTTS_MS, predicted
 from analysis.figure_style import add_provenance, log_ticks
 
 X_MS = np.geomspace(0.05, 20, 200)
@@ -21,25 +21,23 @@ DISTANCES = dict(zip(RTTS_MS, ("same zone", "same region", "next region")))  # w
 
 
 def representatives(rows: pd.DataFrame) -> dict[str, str]:
-    """Per family, its strategy predicted fastest at 1 ms: the line drawn bold."""
+    """Per family, its strategy predicted fastest at 1 ms (rows of one phase): the line drawn bold."""
     at = rows[(rows["rtt_ms"] == 1.0) & ~rows["reference"].astype(bool)]
-    best = {}
-    for strategy, part in at.groupby("strategy"):
-        best.setdefault(family(part["technique"].iloc[0]), []).append((part["predicted_s"].mean(), strategy))
-    return {f: min(members)[1] for f, members in best.items()}
+    best = at.sort_values(["predicted_s", "strategy"]).drop_duplicates("family")
+    return dict(zip(best["family"], best["strategy"]))
 
 
 def distance_figure(rows: pd.DataFrame, provenance: str) -> plt.Figure | None:
     if rows.empty:
         return None
     phases = [p for p in ("insert", "update") if p in set(rows["phase"])]
-    chosen = representatives(rows)
     fig, axes = plt.subplots(1, len(phases), figsize=(6.4 * len(phases), 6.4), squeeze=False, sharey=True)
     for ax, phase in zip(axes[0], phases):
         part = rows[rows["phase"] == phase]
+        chosen = representatives(part)
         models = {s: g.iloc[0] for s, g in part.groupby("strategy", sort=True)}
         for strategy, model in models.items():
-            kin = family(model["technique"])
+            kin = model["family"]
             if model["reference"]:
                 ax.plot(X_MS, predicted(model, X_MS), color="#777777", linestyle="--", linewidth=1.5,
                         label=f"floor: {strategy}")

@@ -6,17 +6,18 @@ not depend on the latency the timed passes ran at), strategy and phase: how many
 counted (`n`), the median of each count, the least and most round trips, and `identical`: every
 counted pass made the same round trips and moved the same bytes. A strategy that waits for every
 answer repeats its counts exactly; one that pipelines may not (usage.md, the wire).
-`round_trips_per_item` is what grows with the data: about 2 for one statement per row.
+`round_trips_per_item` is what grows with the data: about 2 for one statement per row; `family`
+says how the strategy met the wire in that phase (analysis.distance.family).
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from analysis.distance import PLACE, base_variant
+from analysis.distance import PLACE, base_variant, family
 
 COUNTS = ["wire_connections", "round_trips", "round_trips_max_connection", "bytes_to_server", "bytes_from_server"]
-COLUMNS = [*PLACE, "strategy", "phase", "technique", "reference", "n", *COUNTS, "round_trips_min", "round_trips_max",
+COLUMNS = [*PLACE, "strategy", "phase", "technique", "family", "reference", "n", *COUNTS, "round_trips_min", "round_trips_max",
            "identical", "round_trips_per_item", "bytes_per_item"]
 
 
@@ -31,7 +32,9 @@ def wire_counts(passes: pd.DataFrame) -> pd.DataFrame:
     for key, part in counted.groupby([*PLACE, "strategy", "phase"], sort=True):
         medians = part[COUNTS].median()
         volume = medians["bytes_to_server"] + medians["bytes_from_server"]
-        rows.append({**dict(zip([*PLACE, "strategy", "phase"], key)), "technique": part["technique"].iloc[0],
+        technique = part["technique"].iloc[0]
+        rows.append({**dict(zip([*PLACE, "strategy", "phase"], key)), "technique": technique,
+                     "family": family(technique, medians["round_trips"] / key[0]),
                      "reference": bool(part["reference"].any()), "n": len(part), **medians.to_dict(),
                      "round_trips_min": part["round_trips"].min(), "round_trips_max": part["round_trips"].max(),
                      "identical": bool(part[["round_trips", "bytes_to_server", "bytes_from_server"]]
