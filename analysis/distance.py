@@ -32,7 +32,8 @@ t-interval, `measured_over_predicted` (1: the model holds) and `latency_share`, 
 the measured duration the added round trips make up (turns x (r - r_local) / measured); the
 prediction is checked where that share is at least CHECKED_SHARE (`within_15pct`).
 `family` (`family()`): how it meets the wire in that phase. Per strategy (the same on each of its rows):
-`rtt_2x_fastest_ms` and `rtt_10x_fastest_ms`, the round-trip time from which it takes 2 and 10
+`rtt_half_ms`, the round-trip time from which waiting for round trips is half its duration
+(r_local + local / turns: where the distance starts to decide), `rtt_2x_fastest_ms` and `rtt_10x_fastest_ms`, the round-trip time from which it takes 2 and 10
 times the predicted duration of the fastest strategy there (0: already locally; empty: not below
 1 s), and the relay's own cost, `relay0_over_direct` with the 95% t-interval of the within-round
 contrast (blocked model) where the runs interleave `direct` and `0`, and the round-trip time
@@ -65,7 +66,7 @@ COLUMNS = [*PLACE, "strategy", "phase", "technique", "family", "reference", "rtt
            "local_rtt_ms", "round_trips", "turns", "parallel", "connections", "bytes", "transfer_ms", "predicted_s", "measured",
            "predicted_at_measured_rtt_s",
            "measured_s", "measured_low", "measured_high", "n", "measured_over_predicted", "latency_share",
-           "checked", "within_15pct", "rtt_2x_fastest_ms", "rtt_10x_fastest_ms", "relay0_over_direct",
+           "checked", "within_15pct", "rtt_half_ms", "rtt_2x_fastest_ms", "rtt_10x_fastest_ms", "relay0_over_direct",
            "relay0_low", "relay0_high", "relay0_rtt_ms", "interval"]
 
 
@@ -160,9 +161,11 @@ def _place_rows(place: pd.DataFrame, where: dict, rtts: dict) -> list[dict]:
         if local.empty or not wire:
             continue
         technique = part["technique"].iloc[0]
+        local_s, local_rtt = geometric_mean_ci(local["duration_s"].to_numpy(float))[0], _rtt_of(local, local_path, rtts)
         models[(strategy, phase)] = dict(
-            local_s=geometric_mean_ci(local["duration_s"].to_numpy(float))[0],
-            local_rtt_ms=_rtt_of(local, local_path, rtts), **wire,
+            local_s=local_s, local_rtt_ms=local_rtt, **wire,
+            rtt_half_ms=(0.0 if math.isnan(local_rtt) else local_rtt) + 1000 * local_s / wire["turns"]
+            if wire["turns"] > 0 else math.nan,
             transfer_ms=1000 * 8 * wire["bytes"] / LINK_BITS_PER_S, technique=technique,
             family=family(technique, wire["round_trips"] / where["items"]), reference=bool(part["reference"].any()))
     relay_costs = _relay_costs(place)

@@ -77,6 +77,7 @@ def _distance_table(part: pd.DataFrame) -> str:
             row[f"measured +{r:g} ms: at RTT, s (x predicted there)"] = (
                 "-" if not m["measured"] else f"{m['measured_rtt_ms']:.2f} ms: {_s(m['measured_s'])} "
                 f"(x{m['measured_over_predicted']:.2f}" + ("" if m["checked"] else ", not checked") + ")")
+        row["round trips half the time from"] = "-" if pd.isna(first["rtt_half_ms"]) else f"{first['rtt_half_ms']:.2g} ms"
         row["10x fastest from"] = _crossover(first["rtt_10x_fastest_ms"])
         if first[["relay0_over_direct"]].notna().all():
             row["relay 0 ms / direct"] = f"{first['relay0_over_direct']:.2f} ({first['relay0_low']:.2f}-{first['relay0_high']:.2f})"
@@ -128,8 +129,8 @@ def findings(part: pd.DataFrame) -> list[str]:
         for phase, members in chosen.items():
             if kin in members:
                 r = part[(part["strategy"] == members[kin]) & (part["phase"] == phase)].iloc[0]
-                per_phase.append(f"{phase} `{r['strategy']}`, {r['turns']:,.0f} round trips waited, "
-                                 f"{_tenfold(r['rtt_10x_fastest_ms'])}")
+                per_phase.append(f"{phase} `{r['strategy']}`, {r['turns']:,.0f} round trips waited, half its time "
+                                 f"from {r['rtt_half_ms']:.2g} ms, {_tenfold(r['rtt_10x_fastest_ms'])}")
         if per_phase:
             lines.append(f"- **{kin}** (its fastest at 1 ms): " + "; ".join(per_phase) + ".")
     return lines + [""]

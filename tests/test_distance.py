@@ -101,6 +101,7 @@ def test_the_prediction_is_local_plus_round_trips_times_the_added_round_trip_tim
     assert chatty["measured"] and chatty["n"] == ROUNDS
     assert chatty["measured_over_predicted"] == pytest.approx(1.0, abs=0.02) and chatty["within_15pct"]
     assert chatty["checked"] and chatty["latency_share"] > 0.9
+    assert chatty["rtt_half_ms"] == pytest.approx(DIRECT_RTT + 1000 * 0.10 / 1999, rel=0.01)  # waiting = local
     at_5 = cell(rows, "chatty", rtt=5.0)  # a distance no pass ran at: the time itself, no measurement
     assert not at_5["measured"] and at_5["predicted_s"] == pytest.approx(at(0.10, 1999, 5.0), rel=0.01)
     assert not cell(rows, "bulk")["checked"]  # 10 round trips are not half of its duration
@@ -170,9 +171,10 @@ def test_make_figures_writes_the_tables_the_figure_and_the_section(tmp_path):
     assert "| relay +1 ms | 1.3 (-)" in report
     assert "took x1.00 (1.00-1.00) through the relay at 0 ms; its 9 round trips at the relay's measured " \
            "round-trip time predict 3.6% of its duration" in report  # 9 waited x (0.3 - 0.1) ms / 50 ms
-    assert "- **COPY** (its fastest at 1 ms): insert `bulk`, 9 round trips waited, never 10x the fastest" in report
+    assert "- **COPY** (its fastest at 1 ms): insert `bulk`, 9 round trips waited, half its time from 5.6 ms, " \
+           "never 10x the fastest" in report
     assert "- **one statement per row** (its fastest at 1 ms): insert `chatty`, 1,999 round trips waited, " \
-           "10x the fastest from 0.31 ms" in report
+           "half its time from 0.15 ms, 10x the fastest from 0.31 ms" in report
     assert "- **multi-row statements** (its fastest at 1 ms): insert `fanout`" in report
 
 
