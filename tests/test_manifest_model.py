@@ -23,7 +23,7 @@ def test_the_committed_sets_have_manifests():
 @pytest.mark.parametrize("path", COMMITTED, ids=lambda p: f"{p.parents[2].name}/{p.parent.name}")
 def test_every_committed_manifest_loads(path):
     manifest = Manifest.load(path.parent)
-    assert manifest.schema_version == 1  # written before the model: no schema_version key
+    assert manifest.schema_version == 1  # the key written since the model, or none (before it): 1
     assert manifest.run_id == path.parent.name
     assert manifest.git.commit and manifest.git.dirty is False
     assert manifest.machine.python and manifest.packages.lock_sha256
@@ -37,6 +37,7 @@ def test_a_committed_manifest_survives_dict_model_dict(path):
     data = json.loads(path.read_text())
     out = Manifest.from_dict(data).to_dict()
     assert out.pop("schema_version") == SCHEMA_VERSION
+    assert data.pop("schema_version", SCHEMA_VERSION) == SCHEMA_VERSION  # written since the model, or not
     assert out == data
     # what the runner writes: the same bytes the committed file would have had
     dump = json.dumps(out, indent=2, sort_keys=True, default=str) + "\n"
