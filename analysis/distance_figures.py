@@ -74,7 +74,7 @@ def _bold(ax, rows: pd.DataFrame, model: pd.Series, kin: str) -> None:
     when = ("" if not np.isfinite(tenfold) else ", 10x the fastest locally" if tenfold == 0
             else f", 10x the fastest from {tenfold:.2g} ms (star)")
     ax.plot(X_MS, predicted(model, X_MS), color=COLOURS[kin], linewidth=2.2,
-            label=f"{kin}: {model['strategy']}\n  {model['turns']:,.0f} round trips{when}")
+            label=f"{kin}: {model['strategy']}\n  {model['turns']:,.0f} round trips waited{when}")
     measured = rows[rows["measured"].astype(bool)].sort_values("measured_rtt_ms")
     points = [(model["local_rtt_ms"], model["local_s"], math.nan, math.nan)] if np.isfinite(model["local_rtt_ms"]) else []
     points += list(zip(measured["measured_rtt_ms"], measured["measured_s"], measured["measured_low"],

@@ -39,7 +39,12 @@ def test_interrupt_keeps_rows_and_stops_server(tmp_path, sig):
         data_dir = json.loads((folder / "manifest.json").read_text())["servers"][0]["data_dir"]
         assert postgres_processes(data_dir), "the run's server should be up before the signal"
         runner.send_signal(sig)
-        stdout, stderr = runner.communicate(timeout=60)
+        try:
+            stdout, stderr = runner.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            runner.kill()
+            stdout, stderr = runner.communicate()
+            pytest.fail(f"the run did not stop within 60 s of the signal:\n{stdout[-3000:]}\n{stderr[-3000:]}")
     finally:
         if runner.poll() is None:
             runner.kill()

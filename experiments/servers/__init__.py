@@ -149,7 +149,7 @@ def _admin(dsn: str, what: str) -> psycopg.Connection:
     from experiments.servers.sessions import connect_failure
 
     try:
-        return psycopg.connect(dsn, autocommit=True, connect_timeout=10)
+        return psycopg.connect(dsn, autocommit=True, connect_timeout=10, prepare_threshold=None)  # a pooler
     except psycopg.Error as error:
         raise UsageError(f"cannot connect to {what}: {connect_failure(error)}") from None
 

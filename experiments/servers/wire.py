@@ -70,7 +70,10 @@ def transport(conn: psycopg.Connection) -> str:
 def round_trip_time(dsn: str, queries: int = RTT_QUERIES) -> dict:
     """Median, 95th percentile, least and most of `queries` timed `SELECT 1` (one round trip
     each) on a fresh connection to `dsn`, in milliseconds."""
-    with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
+    # prepare_threshold=None: psycopg would prepare `SELECT 1` (`_pg3_0`) after 5 executions,
+    # and behind a transaction-mode pooler the next measurement's server connection may already
+    # hold that name ("already exists") or lack it; every query stays one simple round trip
+    with psycopg.connect(dsn, autocommit=True, connect_timeout=10, prepare_threshold=None) as conn:
         for _ in range(RTT_WARMUP):
             conn.execute("SELECT 1").fetchone()
         times = []
