@@ -7,7 +7,7 @@ import math
 
 import pandas as pd
 
-from analysis.distance import CHECKED_SHARE, FAMILY_ORDER, PLACE, RTTS_MS, WITHIN
+from analysis.distance import CHECKED_SHARE, FAMILY_ORDER, PLACE, RELAY_INTERVAL, RTTS_MS, WITHIN
 from analysis.distance_figures import representatives
 from contract.manifest import Manifest
 
@@ -80,7 +80,7 @@ def _distance_table(part: pd.DataFrame) -> str:
         row["round trips half the time from"] = "-" if pd.isna(first["rtt_half_ms"]) else f"{first['rtt_half_ms']:.2g} ms"
         row["10x fastest from"] = _crossover(first["rtt_10x_fastest_ms"])
         if first[["relay0_over_direct"]].notna().all():
-            row["relay 0 ms / direct"] = f"{first['relay0_over_direct']:.2f} ({first['relay0_low']:.2f}-{first['relay0_high']:.2f})"
+            row[f"relay 0 ms / direct ({RELAY_INTERVAL})"] = f"{first['relay0_over_direct']:.2f} ({first['relay0_low']:.2f}-{first['relay0_high']:.2f})"
         rows.append(row)
     return pd.DataFrame(rows).fillna("-").to_markdown(index=False, disable_numparse=True)
 
