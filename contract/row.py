@@ -18,10 +18,12 @@ GROUPS = {
     "contention": "contention mode (`--contention`), update pass only; empty otherwise",
     "cost": "where the time goes: CPU of the strategy's process and of the server during the timed "
             "process, and what the harness itself spent on the pass",
+    "rows": "what the tables and the input hold around the pass (`--table-rows`, `--duplicate-keys`, "
+            "`--hit-ratio`): configurations, never pooled",
     "wire": "the wire: the latency the timed process ran at, and what crossed the wire in the pass's "
             "memory-tracked process (through a relay that counts; empty in passes without one)",
 }
-ERROR_KINDS = ("unique_violation", "deadlock", "serialization_failure", "timeout", "server_lost",
+ERROR_KINDS = ("unique_violation", "cardinality_violation", "deadlock", "serialization_failure", "timeout", "server_lost",
                "too_many_connections", "wrong_values", "other")
 
 
@@ -36,7 +38,7 @@ def column(doc: str, group: str = "contract", required: bool = False, default=MI
 class PassRow:
     run_id: str = column("the run (its folder's name)", required=True)
     strategy: str = column("the strategy file's name", required=True)
-    phase: str = column("`insert` or `update`", required=True)
+    phase: str = column("`insert`, `update`, `mixed` or `unchanged`", required=True)
     repeat: int = column("which repeat (1-based)", required=True)
     items: int = column("rows per table", required=True)
     threads: int = column("threads a threaded strategy uses", required=True)
@@ -147,6 +149,12 @@ class PassRow:
     bytes_from_server: int | None = column("bytes the server sent back on them", "wire", default=None)
     relay_cpu_s: float | None = column("CPU time of the relay while the timed process ran through it "
                                        "(`--latency`); empty when it connected directly", "wire", default=None)
+    table_rows: int = column("other rows each table held before the pass, untouched by it (`--table-rows`)",
+                             "rows", default=0)
+    duplicate_keys: float = column("percent of the pass's keys given twice in its input, stale values first "
+                                   "(`--duplicate-keys`)", "rows", default=0.0)
+    hit_ratio: float | None = column("share of the keys that existed before a mixed pass (`--hit-ratio`); "
+                                     "empty in other phases", "rows", default=None)
 
     @property
     def latency(self) -> float | None:
@@ -201,6 +209,8 @@ def error_kind(error: str) -> str:
         return ""
     if "uniqueviolation" in text or "duplicate key" in text:
         return "unique_violation"
+    if "cardinalityviolation" in text or "a second time" in text:
+        return "cardinality_violation"
     if "deadlock" in text:
         return "deadlock"
     if "could not serialize" in text or "serializationfailure" in text:

@@ -44,6 +44,11 @@ class _SettingsMethods:
         """Does the run interleave several added latencies (LATENCY=direct,1,5)?"""
         return len(self.latencies) > 1
 
+    @property
+    def shape(self) -> dict:
+        """What the rows around a pass look like, as `Keys` and `Workload` take it."""
+        return {"table_rows": self.table_rows, "hit_ratio": self.hit_ratio, "duplicate_keys": self.duplicate_keys}
+
     def path(self, value: str) -> Path:
         """A folder setting as an absolute path (relative ones are relative to the repository)."""
         return in_repo(value)

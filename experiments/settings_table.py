@@ -110,6 +110,40 @@ def _latencies(text: str) -> tuple[float | None, ...]:
 MAX_LATENCY_MS = 10_000
 
 
+def _phases(text: str) -> tuple[str, ...]:
+    """Phases to run, comma-separated, each once, in `PHASES`' order (insert, update, mixed, unchanged)."""
+    from contract.workload import PHASES
+    parts = {p.strip().lower() for p in text.split(",") if p.strip()}
+    unknown = sorted(parts - set(PHASES))
+    if not parts or unknown:
+        raise UsageError(f"--phases / PHASES must be a comma-separated list of {', '.join(PHASES)}, got {text!r}")
+    return tuple(p for p in PHASES if p in parts)
+
+
+def _share(name: str, upper: float, unit: str = "") -> Callable[[str], float]:
+    """A number from 0 to `upper` (a ratio, or percent with `unit` "%")."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text.strip().rstrip("%") if unit else text.strip())
+        except ValueError:
+            raise UsageError(f"{name} must be a number from 0 to {upper:g}{unit}, got {text!r}") from None
+        if not 0 <= value <= upper:
+            raise UsageError(f"{name} must be a number from 0 to {upper:g}{unit}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _table_rows(text: str) -> int:
+    try:
+        value = int(text.strip().replace("_", "")) if text.strip() else 0
+    except ValueError:
+        raise UsageError(f"--table-rows / TABLE_ROWS must be a whole number, got {text!r}") from None
+    if not 0 <= value <= 100_000_000:
+        raise UsageError(f"--table-rows / TABLE_ROWS must be between 0 and 100,000,000, got {value}")
+    return value
+
+
 def _seed(text: str) -> int | None:
     if not text.strip():
         return None
@@ -299,6 +333,27 @@ SETTINGS: tuple[Setting, ...] = (
             "race every update pass against a second writer on the same keys", flag="--contention",
             switch="1", docs="race every update pass against a second writer on the same keys "
                              "([analysis.md](analysis.md#contention-mode))"),
+    Setting("PHASES", "phases", tuple[str, ...], _phases, "insert,update",
+            "the passes each strategy runs, in this order: insert (new keys), update (every key exists,\n"
+            "every value changes), mixed (HIT_RATIO of the keys exist and change, the others are new),\n"
+            "unchanged (every key exists with exactly its values: a no-op upsert)",
+            "passes each strategy runs: insert, update, mixed, unchanged", flag="--phases",
+            metavar="P[,P...]", docs="passes each strategy runs: `insert` (new keys), `update` (every key "
+            "exists, every value changes), `mixed` (`--hit-ratio` of the keys exist and change, the others "
+            "are new), `unchanged` (a no-op upsert) ([usage.md](#phases-other-rows-and-duplicate-keys))"),
+    Setting("HIT_RATIO", "hit_ratio", float, _share("--hit-ratio / HIT_RATIO", 1.0), "0.5",
+            "the share of the keys (0 to 1, spread evenly) that exist before a mixed pass",
+            "share of keys that exist before a mixed pass (0-1)", flag="--hit-ratio", metavar="R"),
+    Setting("DUPLICATE_KEYS", "duplicate_keys", float, _share("--duplicate-keys / DUPLICATE_KEYS", 100.0, "%"), "0",
+            "percent of the keys given twice in every pass's input: first with stale values, immediately\n"
+            "followed by the row that must end up in the table (the later one wins)",
+            "percent of keys given twice in the input, the later row must win", flag="--duplicate-keys",
+            metavar="PCT"),
+    Setting("TABLE_ROWS", "table_rows", int, _table_rows, "0",
+            "other rows in each table before every pass: other users and their addresses, their keys\n"
+            "interleaved with the pass's, untouched by it and verified untouched",
+            "other rows in each table, interleaved with the pass's keys, untouched", flag="--table-rows",
+            metavar="N"),
     Setting("KEEP_CAPTURES", "keep_captures", bool, _flag("KEEP_CAPTURES"), "0",
             "keep memray capture files in the run folder (1) or delete them once read (0)",
             "keep the memray capture files in the run folder", flag="--keep-captures", switch="1",

@@ -45,7 +45,7 @@ def statement(work, table):
 
 async def upsert(work):
     users, addresses = work.users(), work.addresses()
-    size = -(-work.items // work.threads)  # ceiling division: every row in exactly one slice
+    size = -(-len(users) // work.threads)  # ceiling division: every row in exactly one slice
     users_sql, addresses_sql = statement(work, "users"), statement(work, "addresses")
 
     async with asyncpg.create_pool(work.dsn, min_size=work.threads, max_size=work.threads) as pool:
@@ -55,7 +55,7 @@ async def upsert(work):
                 await conn.executemany(users_sql, users[start:start + size])
                 await conn.executemany(addresses_sql, addresses[start:start + size])
 
-        await asyncio.gather(*(upsert_slice(start) for start in range(0, work.items, size)))
+        await asyncio.gather(*(upsert_slice(start) for start in range(0, len(users), size)))
 
 
 def main(work):

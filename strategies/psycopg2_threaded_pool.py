@@ -28,7 +28,7 @@ PAGE_SIZE = 1_000
 
 def main(work):
     users, addresses = work.users(), work.addresses()
-    size = -(-work.items // work.threads)  # ceiling division: every row in exactly one slice
+    size = -(-len(users) // work.threads)  # ceiling division: every row in exactly one slice
     pool = ThreadedConnectionPool(work.threads, work.threads, work.dsn)
 
     def upsert_slice(start):
@@ -44,6 +44,6 @@ def main(work):
 
     try:
         with ThreadPoolExecutor(max_workers=work.threads) as executor:
-            list(executor.map(upsert_slice, range(0, work.items, size)))  # list() re-raises errors
+            list(executor.map(upsert_slice, range(0, len(users), size)))  # list() re-raises errors
     finally:
         pool.closeall()

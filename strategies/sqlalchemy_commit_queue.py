@@ -89,7 +89,7 @@ def upsert_table(engine, work, table):
     columns, rows = work.columns[table], work.rows(table)
     placeholders = ", ".join(f":{c}" for c in columns)  # text() bind parameters
     statement = text(upsert_statement(work.table(table), f"VALUES ({placeholders})"))
-    bounds = [work.items * k // work.threads for k in range(work.threads + 1)]  # contiguous slices
+    bounds = [len(rows) * k // work.threads for k in range(work.threads + 1)]  # contiguous slices
     commit_queue = SACommitQueue(engine)
 
     def produce(start, stop):

@@ -35,7 +35,7 @@ TAGS = {"library": "sqlalchemy", "api": "orm", "technique": "merge", "threaded":
 def main(work):
     users, addresses = work.user_dicts(), work.address_dicts()
     # work.threads contiguous slices, none empty when items >= threads
-    bounds = [work.items * k // work.threads for k in range(work.threads + 1)]
+    bounds = [len(users) * k // work.threads for k in range(work.threads + 1)]
     # one pooled connection per thread and never more: the pool blocks instead of overflowing
     # (the translate map names the mapped tables <work.schema>.<table>)
     engine = create_engine(work.sqlalchemy_url("psycopg2"), pool_size=work.threads, max_overflow=0,

@@ -29,7 +29,7 @@ import psycopg  # noqa: E402
 
 from contract.ranking import geometric_interval  # noqa: E402
 from contract.row import under_foreign_load  # noqa: E402
-from contract.workload import PHASES, Workload  # noqa: E402
+from contract.workload import DEFAULT_PHASES as PHASES, Keys, Workload  # noqa: E402
 from experiments.catalog import discover, select  # noqa: E402
 from experiments.config import load_settings  # noqa: E402
 from experiments.database import schema  # noqa: E402
@@ -89,6 +89,7 @@ def main() -> None:
         rows = []
         with connect_in_schema(socket_dsn, "public", "measure") as conn:
             schema.create_tables(conn, "public")
+            schema.load_start(conn, "public", Keys(settings.items))
             for phase in PHASES:
                 schema.load_stage(conn, Workload(socket_dsn, settings.items, phase, settings.threads, "public"))
             runner = PassRunner(settings, target, conn, run_id="measure", seed=1, application="measure",

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from contract.workload import COLUMNS, PHASES, Workload
+from contract.workload import COLUMNS, DEFAULT_PHASES as PHASES, Keys, Workload
 from experiments import REPO_ROOT
 from experiments.catalog import discover
 from experiments.database import schema
@@ -62,6 +62,7 @@ def schemas(pg_dsn):
                         cur.executemany(insert.format(sql.Identifier(DECOY, table)), rows)
             with psycopg.connect(with_params(pg_dsn, RUN), autocommit=True) as conn:
                 schema.create_tables(conn, RUN)
+                schema.load_start(conn, RUN, Keys(ITEMS))
                 for phase in PHASES:
                     schema.load_stage(conn, Workload(pg_dsn, ITEMS, phase, THREADS, schema=RUN))
                 yield conn
@@ -77,7 +78,7 @@ def test_strategy_writes_only_its_run_schema(schemas, pg_dsn, tmp_path, name, ph
     """The worker (no `--check-schema`) with the session's search_path on the decoy: the pass
     verifies in the run's schema and the decoy is untouched. Rule R21 in docs/adding-a-strategy.md."""
     conn = schemas
-    schema.prepare_pass(conn, RUN, phase)
+    schema.prepare_pass(conn, RUN, phase, ITEMS)
     before = snapshot(conn)
     result = tmp_path / "result.json"
     argv = [sys.executable, "-m", "experiments.passes.worker", "--strategy-file", str(CATALOGUE[name].path),

@@ -5,6 +5,9 @@ joined by `|`, and a table as the md5 of the concatenated per-row md5s in id ord
 computes it over what is stored; Python computes it from the workload. One wrong character,
 a NULL where an empty string belongs, an extra or missing row: the checksums differ. On a
 mismatch, `verify_table` finds the first differing row and column so the error says what broke.
+With other rows in the tables (`--table-rows`), the pass's keys and the other rows are
+checksummed apart in the same scan: the pass's rows against the phase, the others against the
+values they were given (untouched).
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from functools import lru_cache
 
 from psycopg import sql
 
-from contract.workload import COLUMNS, ROW_FUNCTIONS
+from contract.workload import COLUMNS, Keys, stage_table
+from contract.workload import row as table_row
 
 
 def encode_value(value: object) -> str:
@@ -37,22 +41,41 @@ def _encoded_row_sql(table: str) -> sql.Composed:
     return sql.SQL("concat_ws('|', {})").format(sql.SQL(", ").join(parts))
 
 
-def checksum_query(schema: str, table: str) -> sql.Composed:
+def checksum_query(schema: str, table: str, keys: Keys | None = None) -> sql.Composed:
+    """count and checksum of the pass's rows, then of the other rows (0 and md5('') without)."""
+    is_pass = sql.SQL((keys or Keys(1)).pass_key_sql())
+    digest = sql.SQL("md5(coalesce(string_agg(md5({row}), '' ORDER BY id) FILTER (WHERE {p}), ''))")
     return sql.SQL(
-        "SELECT count(*), md5(coalesce(string_agg(md5({row}), '' ORDER BY id), '')) FROM {t}"
-    ).format(row=_encoded_row_sql(table), t=sql.Identifier(schema, table))
+        "SELECT count(*) FILTER (WHERE {p}), {ours}, count(*) FILTER (WHERE NOT {p}), {others} FROM {t}"
+    ).format(p=is_pass, ours=digest.format(row=_encoded_row_sql(table), p=is_pass),
+             others=digest.format(row=_encoded_row_sql(table), p=sql.SQL("NOT ({})").format(is_pass)),
+             t=sql.Identifier(schema, table))
+
+
+def _as_keys(keys: Keys | int) -> Keys:
+    return keys if isinstance(keys, Keys) else Keys(keys)
+
+
+def expected_rows(table: str, phase: str, keys: Keys | int) -> tuple[tuple, ...]:
+    """Every row `table` must hold after a `phase` pass, in id order (the other rows' too)."""
+    return tuple(_as_keys(keys).final_rows(table, phase))
+
+
+def _digest_of(rows) -> str:
+    return hashlib.md5("".join(row_digest(row) for row in rows).encode("ascii")).hexdigest()
 
 
 @lru_cache(maxsize=16)
-def expected_rows(table: str, phase: str, total: int) -> tuple[tuple, ...]:
-    make = ROW_FUNCTIONS[table]
-    return tuple(make(i, phase, total) for i in range(1, total + 1))
+def expected_checksum(table: str, phase: str, keys: Keys | int) -> str:
+    """The checksum of the pass's rows after a `phase` pass."""
+    keys = _as_keys(keys)
+    return _digest_of(table_row(table, i, phase, keys.items, keys.table_rows) for i in keys.pass_keys())
 
 
-@lru_cache(maxsize=16)
-def expected_checksum(table: str, phase: str, total: int) -> str:
-    digests = "".join(row_digest(row) for row in expected_rows(table, phase, total))
-    return hashlib.md5(digests.encode("ascii")).hexdigest()
+@lru_cache(maxsize=4)
+def expected_other_checksum(table: str, keys: Keys) -> str:
+    """The checksum of the other rows (`--table-rows`), which every pass leaves as they are."""
+    return _digest_of(table_row(table, i, "insert", keys.items, keys.table_rows) for i in keys.other_keys())
 
 
 @dataclass(frozen=True)
@@ -69,9 +92,9 @@ def _short(value: object) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _first_difference(conn, schema: str, table: str, phase: str, total: int) -> str:
+def _first_difference(conn, schema: str, table: str, phase: str, keys: Keys) -> str:
     """Describe how the stored rows differ from the expected ones, in one line."""
-    expected = {row[0]: row for row in expected_rows(table, phase, total)}
+    expected = {row[0]: row for row in expected_rows(table, phase, keys)}
     query = sql.SQL("SELECT id, md5({row}) FROM {t} ORDER BY id").format(
         row=_encoded_row_sql(table), t=sql.Identifier(schema, table)
     )
@@ -99,15 +122,18 @@ def _first_difference(conn, schema: str, table: str, phase: str, total: int) -> 
     return ", ".join(pieces) or f"{table} checksum differs"
 
 
-def verify_table(conn, schema: str, table: str, phase: str, total: int) -> TableCheck:
-    count, digest = conn.execute(checksum_query(schema, table)).fetchone()
-    counts_ok = count == total
-    values_ok = digest == expected_checksum(table, phase, total)
+def verify_table(conn, schema: str, table: str, phase: str, keys: Keys | int) -> TableCheck:
+    """`table` after a `phase` pass: `count` is the pass's rows (the other rows checked apart)."""
+    keys = _as_keys(keys)
+    count, digest, others, others_digest = conn.execute(checksum_query(schema, table, keys)).fetchone()
+    counts_ok = count == keys.items and others == keys.table_rows
+    values_ok = digest == expected_checksum(table, phase, keys) and (
+        others_digest == expected_other_checksum(table, keys) if keys.table_rows else others == 0)
     problem = ""
     if not values_ok:
-        problem = _first_difference(conn, schema, table, phase, total)
+        problem = _first_difference(conn, schema, table, phase, keys)
     elif not counts_ok:  # cannot happen when values match, kept for clarity
-        problem = f"{table} has {count} rows, expected {total}"
+        problem = f"{table} has {count} rows, expected {keys.items}"
     return TableCheck(table, count, counts_ok, values_ok, problem)
 
 
@@ -124,13 +150,16 @@ class Verification:
         return self.counts_ok and self.values_ok
 
 
-def verify(conn, schema: str, phase: str, total: int) -> Verification:
-    """Check both tables of `schema` hold exactly this phase's `total` rows, value for value."""
-    checks = [verify_table(conn, schema, table, phase, total) for table in COLUMNS]
+def verify(conn, schema: str, phase: str, keys: Keys | int) -> Verification:
+    """Check both tables of `schema` hold exactly this phase's rows (`keys.items` of them, or
+    `keys` rows when it is a number), value for value, and the other rows untouched."""
+    keys = _as_keys(keys)
+    checks = [verify_table(conn, schema, table, phase, keys) for table in COLUMNS]
     users, addresses = (c.count for c in checks)
     problems = [c.problem for c in checks if c.problem]
     if any(not c.counts_ok for c in checks):
-        problems.insert(0, f"counts: users {users}, addresses {addresses}, expected {total} each")
+        problems.insert(0, f"counts: users {users}, addresses {addresses}, expected {keys.items} each"
+                        + (f" (and {keys.table_rows:,} other rows each)" if keys.table_rows else ""))
     return Verification(
         users=users,
         addresses=addresses,
@@ -185,3 +214,19 @@ def verify_contended(conn, schema: str, total: int, contended: set[int]) -> Cont
             problems.append(f"{len(missing)} {table} rows missing (first id {missing[0]})")
     counts_ok = counts["users"] == counts["addresses"] == total
     return ContendedCheck(counts["users"], counts["addresses"], counts_ok, torn, theirs, "; ".join(problems))
+
+
+def check_stage(conn, work, table: str) -> str:
+    """A stage table (a phase's input) against `work`'s rows for `table`, as a multiset (a
+    duplicated key's two rows in any order): "" when equal, else what differs, in one line."""
+    query = sql.SQL(
+        "SELECT count(*), md5(coalesce(string_agg(d, '' ORDER BY id, d COLLATE \"C\"), '')) "
+        "FROM (SELECT id, md5({row}) AS d FROM {t}) AS s"
+    ).format(row=_encoded_row_sql(table), t=sql.Identifier(work.schema, stage_table(work.phase, table)))
+    count, digest = conn.execute(query).fetchone()
+    rows = sorted((r[0], row_digest(r)) for r in work.iter_rows(table))
+    if count != len(rows):
+        return f"{stage_table(work.phase, table)} has {count} rows, expected {len(rows)}"
+    if digest != hashlib.md5("".join(d for _, d in rows).encode("ascii")).hexdigest():
+        return f"{stage_table(work.phase, table)} holds other values than the {work.phase} input"
+    return ""

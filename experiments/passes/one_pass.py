@@ -1,17 +1,15 @@
 """One pass (strategy x phase x repeat on one server), from its starting state to its row.
 
 1. put the tables in the pass's starting state (`schema.prepare_pass`, untimed);
-2. in the first MEMORY_REPEATS repeats (never with MEASURE_MEMORY=0), run the strategy under
-   memray's Tracker in a fresh process, through the server's counting relay (`servers.wire`:
-   round trips, bytes), for peak memory and allocations; verify the tables;
-3. restore the same starting state, run it in a plain process for the duration (directly, or
-   through the relay of its --latency), with the server's WAL and tuple counters around it, its
-   CPU at the worker's marks of main() (cpu.MainSpan), the machine's around the process
-   (cpu.ForeignMeter) and, with --contention, a second writer racing it; verify again;
+2. in the first MEMORY_REPEATS repeats, run the strategy under memray in a fresh process,
+   through the counting relay (`servers.wire`), for memory, round trips and bytes; verify;
+3. restore the same state, run it in a plain process for the duration (through the relay of
+   its --latency, if any), with the server's WAL and tuple counters around it, its CPU at the
+   worker's marks of main() (cpu.MainSpan), the machine's around the process (cpu.ForeignMeter)
+   and, with --contention, a second writer racing it; verify again;
 4. return its `PassRow`, with what the harness spent on each step (prepare_s, verify_s, ...).
-A pass that raises, exits non-zero, hangs past the timeout or writes a wrong value gets a failed
-row with a one-line reason; so does a failed harness query, unless the server is gone
-(`ServerLost`: the run stops).
+A pass that fails, hangs past the timeout or writes a wrong value gets a failed row with a
+one-line reason; so does a failed harness query, unless the server is gone (`ServerLost`).
 """
 
 from __future__ import annotations
@@ -27,6 +25,7 @@ from pathlib import Path
 import psycopg
 
 from contract.row import PassRow, error_kind, under_foreign_load
+from contract.workload import Keys
 from experiments import GO_FILE_ENV, REPO_ROOT
 from experiments.catalog import Strategy
 from experiments.config import Settings
@@ -35,6 +34,7 @@ from experiments.database.verify import Verification, verify
 from experiments.passes import contention
 from experiments.passes.cpu import ForeignMeter, MainSpan
 from experiments.passes.memory import memray_command, read_capture
+from experiments.passes.worker import worker_argv
 from experiments.process import ProcessOutcome, child_env, run_worker
 from experiments.servers import Target
 from experiments.servers.sessions import check_new_session
@@ -71,6 +71,8 @@ class PassRunner:
         # on our own server every other client is a leftover; on a shared one only ours
         self.backend_filter = application if target.kind == "dsn" else ""
         self.spent: dict[str, float] = {}  # the current pass's harness time, by what it was for
+        self.keys = Keys(settings.items, **settings.shape)
+        self.rebuild = True  # refill every row before the next pass (the first, or after a wrong one)
 
     @contextmanager
     def _spending(self, what: str):
@@ -112,6 +114,7 @@ class PassRunner:
                 "library": strategy.library, "technique": strategy.tags.get("technique", ""),
                 "reference": strategy.is_reference, "order": position, "seed": self.seed,
                 "server": target.label, "contention": s.contention and phase == "update",
+                **s.shape, "hit_ratio": s.hit_ratio if phase == "mixed" else None,
                 "latency_ms": self.latency or 0.0, "via_relay": self.latency is not None,
                 "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
@@ -130,7 +133,8 @@ class PassRunner:
             self._end_strays()
             if self.check_sessions:  # a session as the worker's starts in the schema (WrongSchema)
                 check_new_session(self.target.dsn, self.target.schema)
-            schema.prepare_pass(self.conn, self.target.schema, phase)
+            schema.prepare_pass(self.conn, self.target.schema, phase, self.keys, rebuild=self.rebuild)
+            self.rebuild = False
             if self.checkpoint_ok:
                 try:
                     self.conn.execute("CHECKPOINT")
@@ -141,17 +145,16 @@ class PassRunner:
     def _verify(self, phase: str) -> Verification:
         with self._spending("verify_s"):
             self._end_strays()
-            return verify(self.conn, self.target.schema, phase, self.settings.items)
+            check = verify(self.conn, self.target.schema, phase, self.keys)
+            self.rebuild = self.rebuild or not check.success  # (contention: plain tables, always refilled)
+            return check
 
     def _worker(self, strategy: Strategy, phase: str, prefix: list[str], name: str, dsn: str,
                 extra_env: dict | None = None, on_mark=None) -> ProcessOutcome:
         s = self.settings
-        # items, threads, phase and schema go in argv only: the worker gives them to CONFIG itself
         env = dict(child_env(dsn), **(extra_env or {}), PGAPPNAME=self.application)
         result = self.scratch / f"{name}.json"
-        argv = [*prefix, "experiments.passes.worker", "--strategy-file", str(strategy.path),
-                "--phase", phase, "--items", str(s.items), "--threads", str(self.threads), "--result", str(result),
-                "--schema", self.target.schema]
+        argv = [*prefix, *worker_argv(strategy.path, phase, self.keys, self.threads, self.target.schema, result)]
         outcome = run_worker(argv, env, s.timeout, result, self.scratch / f"{name}.out", REPO_ROOT, on_mark)
         log.info("%s: exit %s, wall %.3f s, result %s", name, outcome.returncode, outcome.wall_s,
                  outcome.result)

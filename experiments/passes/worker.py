@@ -27,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from contract.workload import Workload
+from contract.workload import PHASES, Keys, Workload
 from experiments import ENV_PREFIX, GO_FILE_ENV, MARK_ANSWER_TIMEOUT_S, MARKS_ENV
 
 
@@ -64,7 +64,9 @@ def tell_config(phase: str, items: int, threads: int, schema: str) -> None:
                        ENV_PREFIX + "SCHEMA": schema, "BENCH_PHASE": phase})
 
 
-def run(strategy_file: Path, phase: str, items: int, threads: int, schema: str = "public") -> dict:
+def run(strategy_file: Path, phase: str, items: int, threads: int, schema: str = "public", **shape) -> dict:
+    """One timed call of the strategy's main(); `shape` is the Workload's table_rows, hit_ratio
+    and duplicate_keys (their defaults when absent)."""
     marks.take()
     tell_config(phase, items, threads, schema)
     try:
@@ -75,7 +77,7 @@ def run(strategy_file: Path, phase: str, items: int, threads: int, schema: str =
     if not callable(entry):
         return {"duration_s": None, "error": "strategy has no main() function"}
     work = Workload(dsn=os.environ.get(ENV_PREFIX + "DATABASE_URL", ""), items=items, phase=phase,
-                    threads=threads, schema=schema)
+                    threads=threads, schema=schema, **shape)
     tags = getattr(module, "TAGS", {}) or {}
     if not (tags.get("streaming") or tags.get("reference")):
         work.users(), work.addresses()  # the input exists before the clock starts
@@ -153,16 +155,29 @@ def _cpu_seconds() -> float:
     return time.process_time() + children.ru_utime + children.ru_stime
 
 
+def worker_argv(strategy_file: Path, phase: str, keys: Keys, threads: int, schema: str, result: Path) -> list[str]:
+    """`-m` and what follows it: the module and the pass's values (the harness's side of `main`).
+    Items, threads, phase and schema go in argv only: the worker gives them to CONFIG itself."""
+    return ["experiments.passes.worker", "--strategy-file", str(strategy_file), "--phase", phase,
+            "--items", str(keys.items), "--threads", str(threads), "--result", str(result), "--schema", schema,
+            "--table-rows", str(keys.table_rows), "--hit-ratio", str(keys.hit_ratio),
+            "--duplicate-keys", str(keys.duplicate_keys)]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m experiments.passes.worker")
     parser.add_argument("--strategy-file", type=Path, required=True)
-    parser.add_argument("--phase", choices=("insert", "update"), required=True)
+    parser.add_argument("--phase", choices=PHASES, required=True)
     parser.add_argument("--items", type=int, required=True)
     parser.add_argument("--threads", type=int, required=True)
     parser.add_argument("--result", type=Path, required=True)
     parser.add_argument("--schema", default="public", help="the run's schema (work.schema)")
+    parser.add_argument("--table-rows", type=int, default=0)
+    parser.add_argument("--hit-ratio", type=float, default=0.5)
+    parser.add_argument("--duplicate-keys", type=float, default=0.0)
     args = parser.parse_args(argv)
-    result = run(args.strategy_file, args.phase, args.items, args.threads, args.schema)
+    result = run(args.strategy_file, args.phase, args.items, args.threads, args.schema,
+                 table_rows=args.table_rows, hit_ratio=args.hit_ratio, duplicate_keys=args.duplicate_keys)
     args.result.write_text(json.dumps(result) + "\n")
     return 1 if result["error"] else 0
 

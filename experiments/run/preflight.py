@@ -26,6 +26,9 @@ def preflight(settings: Settings) -> Plan:
     specs = [ServerSpec("dsn")] if settings.database_url else parse_pg(settings.pg, settings.pg_bin)
     options = ServerOptions(parse_pg_settings(settings.pg_settings), settings.pg_bin,
                             settings.schema, settings.keep_schema, settings.transport, settings.latencies)
+    if settings.contention and (settings.table_rows or settings.duplicate_keys):
+        raise UsageError("--contention works on the plain tables only: leave out --table-rows and "
+                         "--duplicate-keys (its second writer and its check know ids 1..items only)")
     if settings.database_url:
         check_dsn_options(settings.database_url, options)
     check_results_dir(settings.path(settings.results_dir))  # before anything needs removing

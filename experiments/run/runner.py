@@ -25,7 +25,7 @@ from rich.console import Console
 
 from contract.errors import UsageError
 from contract.row import PassRow
-from contract.workload import PHASES, Workload
+from contract.workload import Workload
 from experiments import OWNER_FILE, SCRATCH_DIR_PREFIX
 from experiments.catalog import Strategy
 from experiments.config import Settings, ignored_environment_note
@@ -212,8 +212,9 @@ class Runner:
                                 scratch=self.scratch, captures=self.folder.captures if s.keep_captures else None,
                                 wire=wire)
             info["statement_counting"] = passes.statement_counting
-            for phase in PHASES:
-                schema.load_stage(conn, Workload(target.dsn, s.items, phase, s.threads, target.schema))
+            schema.load_start(conn, target.schema, passes.keys)
+            for phase in s.phases:
+                schema.load_stage(conn, Workload(target.dsn, s.items, phase, s.threads, target.schema, **s.shape))
             self.console.print(wire.describe(wire.measure("start")))  # the round-trip time, once
             info.update(wire.details())  # its round_trip_times grow with the measurement at the end
             self._write_manifest()
@@ -223,7 +224,7 @@ class Runner:
                     task = progress.add_task(target.label, total=schedule.total_passes())
                     while (order := schedule.next_round()) is not None:
                         for position, unit in enumerate(order, start=1):
-                            for phase in PHASES:
+                            for phase in s.phases:
                                 progress.update(task, description=f"{target.label} r{schedule.round} "
                                                                   f"{unit.name} {phase}")
                                 row = passes.measure(unit.strategy, phase, schedule.round, position,

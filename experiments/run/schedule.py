@@ -34,7 +34,6 @@ from collections import defaultdict
 from contract.blocked_model import fit
 from contract.ranking import geometric_interval, rank
 from contract.row import PassRow
-from contract.workload import PHASES
 from experiments.catalog import Strategy
 from experiments.config import Settings
 from experiments.run.units import Unit, unit_of, units
@@ -75,7 +74,7 @@ class Schedule:
         return self.settings.repeat is None
 
     def total_passes(self) -> int | None:
-        return None if self.auto else self.settings.repeat * len(self.strategies) * len(PHASES)
+        return None if self.auto else self.settings.repeat * len(self.strategies) * len(self.settings.phases)
 
     def describe(self) -> str:
         if not self.auto:
@@ -160,8 +159,8 @@ class Schedule:
             self.rounds_run[name] += 1
             if not self.auto or strategy.is_reference:
                 continue
-            widths = [self.half_width(name, phase) for phase in PHASES]
-            if self.failed_this_round[name] == len(PHASES):
+            widths = [self.half_width(name, phase) for phase in self.settings.phases]
+            if self.failed_this_round[name] == len(self.settings.phases):
                 self.stopped[name] = "failed"
             elif self.rounds_run[name] >= self.min_rounds(name) and all(w <= self.settings.target for w in widths):
                 self.stopped[name] = "settled"
@@ -176,7 +175,7 @@ class Schedule:
     def min_rounds(self, name: str) -> int:
         """MIN_ROUNDS_CHEAP for a strategy whose passes (its median, the slower phase) take under
         CHEAP_S, else MIN_ROUNDS."""
-        medians = [statistics.median(v.values()) for p in PHASES if (v := self.durations.get((name, p)))]
+        medians = [statistics.median(v.values()) for p in self.settings.phases if (v := self.durations.get((name, p)))]
         return MIN_ROUNDS_CHEAP if medians and max(medians) < CHEAP_S else MIN_ROUNDS
 
     def _ran(self, name: str) -> bool:
@@ -218,7 +217,7 @@ class Schedule:
         round slow for only some of its strategies shows as their noise, widening their
         intervals, and the schedule gives them more rounds."""
         found = {}
-        for phase in PHASES:
+        for phase in self.settings.phases:
             model = fit([(r, s, seconds) for (s, p), rounds in self.durations.items()
                          if p == phase for r, seconds in rounds.items()])
             effects = model.block_effects if model else {}
@@ -235,7 +234,7 @@ class Schedule:
         return statistics.stdev(values) / statistics.mean(values) if len(values) > 1 else None
 
     def unstable(self) -> list[tuple[str, str, float]]:
-        return [(s.name, phase, cv) for s in self.strategies for phase in PHASES
+        return [(s.name, phase, cv) for s in self.strategies for phase in self.settings.phases
                 if (cv := self.cv(s.name, phase)) is not None and cv > UNSTABLE_CV]
 
     def report(self) -> dict:
@@ -243,7 +242,7 @@ class Schedule:
         def number(value):
             return None if value is None or math.isinf(value) else round(value, 2)
         return {s.name: {"repeats": self.rounds_run[s.name], "stopped": self.stopped.get(s.name, ""),
-                         "half_width_pct": {p: number(self.half_width(s.name, p)) for p in PHASES},
+                         "half_width_pct": {p: number(self.half_width(s.name, p)) for p in self.settings.phases},
                          "cv_pct": {p: number(None if (cv := self.cv(s.name, p)) is None else 100 * cv)
-                                    for p in PHASES}}
+                                    for p in self.settings.phases}}
                 for s in self.strategies}
