@@ -340,7 +340,7 @@ SETTINGS: tuple[Setting, ...] = (
             "passes each strategy runs: insert, update, mixed, unchanged", flag="--phases",
             metavar="P[,P...]", docs="passes each strategy runs: `insert` (new keys), `update` (every key "
             "exists, every value changes), `mixed` (`--hit-ratio` of the keys exist and change, the others "
-            "are new), `unchanged` (a no-op upsert) ([usage.md](#phases-other-rows-and-duplicate-keys))"),
+            "are new), `unchanged` (a no-op upsert) ([below](#phases-other-rows-and-duplicate-keys))"),
     Setting("HIT_RATIO", "hit_ratio", float, _share("--hit-ratio / HIT_RATIO", 1.0), "0.5",
             "the share of the keys (0 to 1, spread evenly) that exist before a mixed pass",
             "share of keys that exist before a mixed pass (0-1)", flag="--hit-ratio", metavar="R"),

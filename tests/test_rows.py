@@ -7,6 +7,8 @@ from contract.workload import PHASES, STALE, Keys, Workload, address_row, user_r
 from experiments.database import schema
 from experiments.database.verify import verify
 
+from conftest import FIXTURES, read_results, run_cli
+
 ITEMS = 60
 
 
@@ -150,3 +152,50 @@ def test_the_stage_holds_the_input_duplicates_too(conn):
     schema.load_stage(conn, work)
     count = conn.execute("SELECT count(*), count(DISTINCT id) FROM bench_stage_update_users").fetchone()
     assert count == (ITEMS + ITEMS // 5, ITEMS)
+
+
+@pytest.fixture(scope="module")
+def rows_run(pg_dsn, tmp_path_factory):
+    """A run of three strategies through all four phases, with other rows and duplicate keys."""
+    results = tmp_path_factory.mktemp("results")
+    done = run_cli("run", "--dsn", pg_dsn, "--items", "100", "--repeat", "1", "--memory-repeats", "1",
+                   "--phases", "insert,update,mixed,unchanged", "--table-rows", "300", "--duplicate-keys", "10",
+                   "--strategies", "psycopg_executemany,psycopg2_execute_values,psycopg2_update_then_insert",
+                   "--results-dir", str(results))
+    return done, {(r["strategy"], r["phase"]): r for r in read_results(results)[1]}
+
+
+@pytest.mark.slow  # a whole run: make test, not the quick lane
+def test_every_phase_is_recorded_with_its_configuration(rows_run):
+    done, rows = rows_run
+    assert {phase for _, phase in rows} == set(PHASES) and len(rows) == 12, done.stdout[-2000:]
+    for (strategy, phase), row in rows.items():
+        assert (row["table_rows"], row["duplicate_keys"]) == ("300", "10.0")
+        assert row["hit_ratio"] == ("0.5" if phase == "mixed" else "")
+        assert not row["error"].startswith("harness"), row["error"]
+    for phase in PHASES:  # one statement per row, in input order: the later row wins
+        row = rows[("psycopg_executemany", phase)]
+        assert row["success"] == "True" and row["peak_memory_mb"], (phase, row["error"])
+
+
+@pytest.mark.slow  # a whole run: make test, not the quick lane
+def test_duplicate_keys_are_a_finding_with_the_servers_reason(rows_run):
+    done, rows = rows_run
+    assert done.returncode == 1  # strategies failed; the run itself completed
+    for phase in PHASES:
+        row = rows[("psycopg2_execute_values", phase)]
+        assert row["error_kind"] == "cardinality_violation", row["error"]
+        assert "cannot affect row a second time" in row["error"]
+    assert rows[("psycopg2_update_then_insert", "insert")]["error_kind"] == "unique_violation"
+    # its update (UPDATE ... FROM a VALUES list) takes either of a key's two rows: either outcome
+    assert rows[("psycopg2_update_then_insert", "update")]["error_kind"] in ("", "wrong_values")
+
+
+@pytest.mark.slow  # a whole run: make test, not the quick lane
+def test_keeping_the_stale_copy_is_caught_by_the_value_check(pg_dsn, tmp_path):
+    done = run_cli("run", "--dsn", pg_dsn, "--items", "50", "--repeat", "1", "--no-memory", "--phases", "update",
+                   "--duplicate-keys", "20", "--strategies-dir", str(FIXTURES), "--strategies", "first_wins",
+                   "--results-dir", str(tmp_path))
+    row = read_results(tmp_path)[1][0]
+    assert done.returncode == 1 and row["success"] == "False" and row["error_kind"] == "wrong_values"
+    assert row["error"].startswith("10 users rows differ"), row["error"]
