@@ -33,6 +33,7 @@ from contract.strategy_source import imported_modules, tree
 from experiments import REPO_ROOT
 from experiments.catalog import Strategy, discover, read_strategy
 from experiments.run.console import print_broken_rules
+from experiments.run.lock import LOCK_FILE_ENV
 from experiments.run.preflight import check_version
 from experiments.servers import Target
 
@@ -313,7 +314,8 @@ def test_the_run_command_prints_them_first(tmp_path):
     folder = tmp_path / "strategies"
     folder.mkdir()
     (folder / "psycopg_careless.py").write_text(BREAKS_R16_AND_R21, encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("UPSERT_BENCH_")}
+    # no settings from the environment, but the suite's own lock file (not the machine's)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UPSERT_BENCH_") or k == LOCK_FILE_ENV}
     done = subprocess.run([sys.executable, "-m", "experiments", "run", "--strategies-dir", str(folder),
                            "--dsn", "postgresql://nobody@127.0.0.1:1/none", "--items", "10", "--repeat", "1",
                            "--no-memory", "--results-dir", str(tmp_path / "results")],
