@@ -9,6 +9,8 @@ model of the phase (contract.ranking, via analysis.phase_ranking): `floor_ratio`
 its 95% interval, `rank` (the places a strategy could take, "2-5"; "floor", "suspect", "not
 ranked"), `band` (letters: strategies sharing one cannot be told apart), `blocks` (rounds it
 succeeded in), `below_floor` and `suspect`. Failed passes count in `success_rate` and nowhere else.
+`median_wal_fpi` and `median_wal_fpi_bytes` (the full-page images in the pass's WAL) beside
+`median_wal_bytes` only when the runs recorded them, so older sets' aggregate.csv stay as they were.
 """
 
 from __future__ import annotations
@@ -31,7 +33,12 @@ def _first(group: pd.DataFrame, column: str, default=""):
     return group[column].iloc[0] if column in group and len(group) else default
 
 
+# the full-page images (runs since --no-checkpoint): columns only when the passes have them
+FULL_PAGES = ["wal_fpi", "wal_fpi_bytes"]
+
+
 def aggregate(passes: pd.DataFrame) -> pd.DataFrame:
+    full_pages = [c for c in FULL_PAGES if c in passes]
     rows = []
     for key, group in passes.groupby(CONFIG_COLUMNS + ["strategy", "phase"], sort=True):
         *config, strategy, phase = key
@@ -58,6 +65,7 @@ def aggregate(passes: pd.DataFrame) -> pd.DataFrame:
             "memory_ci_low": memory_low, "memory_ci_high": memory_high,
             "median_max_rss_mb": _median(ok.get("max_rss_mb", pd.Series(dtype=float))),
             "median_wal_bytes": _median(ok.get("wal_bytes", pd.Series(dtype=float))),
+            **{f"median_{c}": _median(ok[c]) for c in full_pages},
             "median_connections": _median(ok.get("connections", pd.Series(dtype=float))),
             "median_statements": _median(ok.get("statements", pd.Series(dtype=float))),
             "median_wal_per_row": _median(ok.get("wal_bytes", pd.Series(dtype=float))) / (2 * config[0]),
@@ -92,7 +100,8 @@ def aggregate(passes: pd.DataFrame) -> pd.DataFrame:
              "geomean_duration", "ci_low", "ci_high", "rows_per_s", "floor_multiple", "rank", "band", "blocks",
              "floor_ratio", "floor_ratio_low", "floor_ratio_high", "below_floor", "suspect", "average_memory",
              "median_memory", "memory_ci_low", "memory_ci_high", "z_duration", "z_memory",
-             "median_max_rss_mb", "median_wal_bytes", "median_wal_per_row", "median_table_bytes",
+             "median_max_rss_mb", "median_wal_bytes", *[f"median_{c}" for c in full_pages],
+             "median_wal_per_row", "median_table_bytes",
              "median_dead_tuples", "median_hot_updates", "median_connections", "median_statements",
              *COMPREHENSIBILITY, *TIME_SPLIT, "foreign_load"]
     return table[order].reset_index(drop=True)

@@ -2,9 +2,9 @@
 
 A configuration is what must never be averaged across: items, threads, PostgreSQL version,
 backend, variant (contention mode, loopback TCP instead of the Unix socket, timed passes through
-the relay, non-default server settings), machine (CPU model and count, memory) and the round-trip
-time added to the timed passes (`latency_ms`, 0 in runs before it). Every table and figure groups
-by it.
+the relay, passes without a CHECKPOINT before them, non-default server settings), machine (CPU
+model and count, memory) and the round-trip time added to the timed passes (`latency_ms`, 0 in
+runs before it). Every table and figure groups by it.
 A results.csv that cannot be read is reported by name and skipped; runs can be picked by id
 (or glob), by start date and by item count.
 
@@ -64,14 +64,16 @@ def describe_lineage(key: tuple[str, str, str]) -> str:
     return f"commit {commit}, Python {python}, lock {lock}"
 
 
-def variant_label(manifest: Manifest, backend: str = "", via_relay: bool = False) -> str:
+def variant_label(manifest: Manifest, backend: str = "", via_relay: bool = False, checkpoint: bool = True) -> str:
     """What else changes the numbers ('default' if nothing): contention mode, loopback TCP to a
     cluster the run started (`--transport tcp`; Docker is always TCP), a timed process through
-    the relay (`--latency`, 0 included) and --pg-setting values."""
+    the relay (`--latency`, 0 included), a pass that started without a CHECKPOINT
+    (`--no-checkpoint`, or a server that refused one) and --pg-setting values."""
     config = manifest.config
     parts = ["contention"] if str(config.get("CONTENTION", "0")) == "1" else []
     parts += ["tcp"] if str(config.get("TRANSPORT", "socket")) == "tcp" and backend in ("embedded", "local") else []
     parts += ["relay"] if via_relay else []
+    parts += [] if checkpoint else ["no-checkpoint"]
     parts += [s for s in str(config.get("PG_SETTINGS", "")).split(";") if s]
     return "+".join(parts) or "default"
 
@@ -86,6 +88,16 @@ def as_bool(series: pd.Series) -> pd.Series:
     return series.map(lambda v: str(v).strip().lower() in ("true", "1")).astype(bool)
 
 
+def _checkpointed(frame: pd.DataFrame, manifest: Manifest) -> list[bool]:
+    """Did each pass start right after a CHECKPOINT? Its `checkpoint` cell; where there is none
+    (runs before the column), the manifest's `checkpoint_before_pass`. No column is added for
+    them: the passes.csv of the published sets stays as it was."""
+    default = manifest.checkpoint_before_pass is not False
+    cells = frame["checkpoint"] if "checkpoint" in frame else [None] * len(frame)
+    return [default if pd.isna(cell) or str(cell).strip() == "" else str(cell).strip().lower() in ("true", "1")
+            for cell in cells]
+
+
 def _read_run(folder: Path) -> tuple[pd.DataFrame, Manifest]:
     manifest = Manifest.load(folder)  # no readable manifest.json: every section at its default
     try:
@@ -95,6 +107,7 @@ def _read_run(folder: Path) -> tuple[pd.DataFrame, Manifest]:
     missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:
         raise ValueError(f"missing columns {', '.join(missing)}")
+    checkpoint = _checkpointed(frame, manifest)  # before blanks read as False
     for column in BOOL_COLUMNS:
         if column in frame:
             frame[column] = as_bool(frame[column])
@@ -108,7 +121,8 @@ def _read_run(folder: Path) -> tuple[pd.DataFrame, Manifest]:
     # runs before --latency: no added latency, directly
     frame["latency_ms"] = frame["latency_ms"].fillna(0.0) if "latency_ms" in frame else 0.0
     frame["via_relay"] = frame["via_relay"] if "via_relay" in frame else False
-    frame["variant"] = [variant_label(manifest, backend, relay) for backend, relay in zip(frame["backend"], frame["via_relay"])]
+    frame["variant"] = [variant_label(manifest, backend, relay, bool(ckpt)) for backend, relay, ckpt
+                        in zip(frame["backend"], frame["via_relay"], checkpoint)]
     # a strategy's size as the run measured it (runs before it was recorded have none)
     measured = {s.name: s.comprehensibility for s in manifest.strategies}
     for column in COMPREHENSIBILITY:

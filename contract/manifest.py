@@ -152,6 +152,8 @@ class Server(Part):
     round_trip_times: tuple[RoundTripTime, ...] | None = entry(
         "the round-trip time at the start and the end of the server's work, directly and through each "
         "--latency relay; absent in older runs", omitted_when_none=True)
+    wal_fpi_bytes: str | None = entry("how the rows' wal_fpi_bytes were read (pg_waldump, pg_walinspect), or why "
+                                      "they are empty; absent in older runs", omitted_when_none=True)
     extra: dict = extra_keys()
 
 
@@ -264,8 +266,8 @@ class Manifest(Part):
     timing: str | None = entry("how duration and memory were measured, in words")
     strategies: tuple[StrategyEntry, ...] = entry("the strategies the run selected", factory=tuple)
     servers: tuple[Server, ...] = entry("the servers it used, in order", factory=tuple)
-    checkpoint_before_pass: bool | None = entry("every pass started after a CHECKPOINT (False once a "
-                                                "server refused one)")
+    checkpoint_before_pass: bool | None = entry("every pass started after a CHECKPOINT (False with "
+                                                "--no-checkpoint, or once a server refused one)")
     git: Git = entry("the code that ran", factory=Git)
     machine: Machine = entry("the computer and interpreter", factory=Machine)
     packages: Packages = entry("the Python packages", factory=Packages)

@@ -22,6 +22,8 @@ GROUPS = {
             "`--hit-ratio`): configurations, never pooled",
     "wire": "the wire: the latency the timed process ran at, and what crossed the wire in the pass's "
             "memory-tracked process (through a relay that counts; empty in passes without one)",
+    "checkpoint": "the pass's starting state (a CHECKPOINT before it, or the steady state of `--no-checkpoint`) "
+                  "and the full-page images its WAL holds",
 }
 ERROR_KINDS = ("unique_violation", "cardinality_violation", "deadlock", "serialization_failure", "timeout", "server_lost",
                "too_many_connections", "wrong_values", "other")
@@ -108,8 +110,8 @@ class PassRow:
                                      "pass's restores", "cost", default=None)
     verify_s: float | None = column("verifying every value, all of the pass's verifications", "cost",
                                     default=None)
-    settle_s: float | None = column("waiting for the server's counters after the timed process", "cost",
-                                    default=None)
+    settle_s: float | None = column("waiting for the server's counters after the timed process (and reading "
+                                    "its WAL's full-page images: `wal_fpi_bytes`)", "cost", default=None)
     memory_wall_s: float | None = column("the memray-tracked process from start to exit, capture read "
                                          "included (empty when memory was not measured in this pass)",
                                          "cost", default=None)
@@ -155,6 +157,18 @@ class PassRow:
                                    "(`--duplicate-keys`)", "rows", default=0.0)
     hit_ratio: float | None = column("share of the keys that existed before a mixed pass (`--hit-ratio`); "
                                      "empty in other phases", "rows", default=None)
+    wal_fpi: int | None = column(
+        "full-page images written over the span of `wal_bytes` (pg_stat_wal.wal_fpi, a count for the whole "
+        "server: every process that reported its statistics by then; the pass's backends do as they exit)",
+        "checkpoint", default=None)
+    wal_fpi_bytes: int | None = column(
+        "bytes of the full-page images in the WAL between the LSNs of `wal_bytes` (part of it): `pg_waldump "
+        "--stats` on a cluster the run started, else pg_walinspect where installed; empty where neither "
+        "can read it (the manifest's `servers` say why)", "checkpoint", default=None)
+    checkpoint: bool = column(
+        "the pass started right after a CHECKPOINT (the default: the first change to each page writes a "
+        "full-page image); False with `--no-checkpoint` or on a server that refused one. A configuration "
+        "(variant `no-checkpoint`): never pooled", "checkpoint", default=True)
 
     @property
     def latency(self) -> float | None:

@@ -354,6 +354,15 @@ SETTINGS: tuple[Setting, ...] = (
             "interleaved with the pass's, untouched by it and verified untouched",
             "other rows in each table, interleaved with the pass's keys, untouched", flag="--table-rows",
             metavar="N"),
+    Setting("CHECKPOINT", "checkpoint", bool, _flag("CHECKPOINT"), "1",
+            "CHECKPOINT before every pass (1): each starts with no dirty buffers and writes a full-page image\n"
+            "of every page it changes first; 0 = steady state, as an application's upserts meet the server",
+            "start every pass without the forced CHECKPOINT (steady state, as an application's upserts)",
+            flag="--no-checkpoint", switch="0", docs_default="checkpoint on",
+            docs="start every pass without the CHECKPOINT the harness otherwise forces before it: the "
+                 "steady state an application's upserts meet, without the full-page images a fresh "
+                 "checkpoint costs ([a fresh checkpoint's cost](#a-fresh-checkpoints-cost)). The rows' "
+                 "`checkpoint` column says which; the two are never pooled (variant `no-checkpoint`)"),
     Setting("KEEP_CAPTURES", "keep_captures", bool, _flag("KEEP_CAPTURES"), "0",
             "keep memray capture files in the run folder (1) or delete them once read (0)",
             "keep the memray capture files in the run folder", flag="--keep-captures", switch="1",

@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from contract.workload import Workload
+from contract.workload import Keys, Workload
 from experiments.database import schema
 from experiments.database.verify import verify
 from experiments.urls import with_params
@@ -71,7 +71,7 @@ def loaded(pg_dsn):
         try:
             with psycopg.connect(with_params(pg_dsn, name), autocommit=True) as conn:
                 schema.create_tables(conn, name)
-                schema.load_stage(conn, Workload(pg_dsn, ITEMS, "insert", schema=name))
+                schema.load_start(conn, name, Keys(ITEMS))
                 yield conn, name
         finally:
             admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
@@ -96,7 +96,7 @@ def noop_run(loaded, pg_dsn: str, strategy: str) -> dict:
     if strategy in _RUNS:
         return _RUNS[strategy]
     conn, name = loaded
-    schema.prepare_pass(conn, name, "update")  # the insert phase's rows, vacuumed (hint bits set)
+    schema.prepare_pass(conn, name, "unchanged", ITEMS)  # the insert phase's rows, vacuumed (hint bits set)
     before, xmax = counters(conn, name), xmaxes(conn, name)
     wal_stats = conn.execute(_WAL_STATS).fetchone()
     conn.execute("CHECKPOINT")

@@ -1,4 +1,5 @@
-"""What a pass cost the server: WAL written, table size, dead tuples, HOT updates, connections.
+"""What a pass cost the server: WAL written (and its full-page images), table size, dead tuples, HOT
+updates, connections.
 
 WAL bytes are the difference of `pg_current_wal_lsn()` around the pass (exact, but include any
 background writes such as autovacuum, which `prepare_pass` makes unlikely). Tuple counters come
@@ -8,6 +9,9 @@ connected, then re-read `pg_stat_user_tables` (clearing our snapshot each time) 
 counters show at least the rows the pass must have written, or a short deadline passes.
 `pg_stat_database.sessions` counts a connection when it opens, so its difference is the number
 of connections the pass opened (on a shared server, other clients' connections count too).
+`pg_stat_wal.wal_fpi` counts full-page images for the whole server, as each process reports its
+statistics (a backend at the latest as it exits): the same kind of difference, other processes'
+images included; their bytes are read from the WAL itself (`full_pages.py`).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ class Snapshot:
     dead: int
     hot: int
     sessions: int  # connections ever opened to this database (counted when they open)
+    fpi: int = 0  # full-page images written in the whole server (pg_stat_wal.wal_fpi), as reported so far
 
 
 def other_backends(conn: psycopg.Connection, application: str) -> list[int]:
@@ -62,9 +67,10 @@ def snapshot(conn: psycopg.Connection, schema: str) -> Snapshot:
     conn.execute("SELECT pg_stat_clear_snapshot()")
     lsn = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()[0]
     written, dead, hot = conn.execute(_COUNTERS, (schema, list(TABLES))).fetchone()
-    sessions = conn.execute(
-        "SELECT sessions FROM pg_stat_database WHERE datname = current_database()").fetchone()[0]
-    return Snapshot(lsn, int(written), int(dead), int(hot), int(sessions))
+    sessions, fpi = conn.execute(
+        "SELECT (SELECT sessions FROM pg_stat_database WHERE datname = current_database()), "
+        "(SELECT wal_fpi FROM pg_stat_wal)").fetchone()
+    return Snapshot(lsn, int(written), int(dead), int(hot), int(sessions), int(fpi))
 
 
 def settle(conn: psycopg.Connection, schema: str, application: str, before: Snapshot,

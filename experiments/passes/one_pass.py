@@ -1,12 +1,14 @@
 """One pass (strategy x phase x repeat on one server), from its starting state to its row.
 
-1. put the tables in the pass's starting state (`schema.prepare_pass`, untimed);
+1. put the tables in the pass's starting state (`prepare.Preparer`: restored, vacuumed and, unless
+   --no-checkpoint, checkpointed; untimed);
 2. in the first MEMORY_REPEATS repeats, run the strategy under memray in a fresh process,
    through the counting relay (`servers.wire`), for memory, round trips and bytes; verify;
 3. restore the same state, run it in a plain process for the duration (through the relay of
-   its --latency, if any), with the server's WAL and tuple counters around it, its CPU at the
-   worker's marks of main() (cpu.MainSpan), the machine's around the process (cpu.ForeignMeter)
-   and, with --contention, a second writer racing it; verify again;
+   its --latency, if any), with the server's WAL (and its full-page images: `full_pages`) and
+   tuple counters around it, its CPU at the worker's marks of main() (cpu.MainSpan), the
+   machine's around the process (cpu.ForeignMeter) and, with --contention, a second writer
+   racing it; verify again;
 4. return its `PassRow`, with what the harness spent on each step (prepare_s, verify_s, ...).
 A pass that fails, hangs past the timeout or writes a wrong value gets a failed row with a
 one-line reason; so does a failed harness query, unless the server is gone (`ServerLost`).
@@ -29,15 +31,16 @@ from contract.workload import Keys
 from experiments import GO_FILE_ENV, REPO_ROOT
 from experiments.catalog import Strategy
 from experiments.config import Settings
-from experiments.database import schema, server_stats
+from experiments.database import server_stats
+from experiments.database.full_pages import FullPages
 from experiments.database.verify import Verification, verify
 from experiments.passes import contention
 from experiments.passes.cpu import ForeignMeter, MainSpan
 from experiments.passes.memory import memray_command, read_capture
 from experiments.passes.worker import worker_argv
+from experiments.passes.prepare import Preparer
 from experiments.process import ProcessOutcome, child_env, run_worker
 from experiments.servers import Target
-from experiments.servers.sessions import check_new_session
 from experiments.servers.wire import Wire
 from experiments.urls import connect_error
 
@@ -63,16 +66,15 @@ class PassRunner:
         self.application = application  # application_name of every worker session
         self.scratch = scratch  # result files, worker output, captures not kept
         self.captures = captures  # where memray captures go when kept (--keep-captures)
-        self.checkpoint_ok = True  # False once the server refused CHECKPOINT (a --dsn role)
-        self.check_sessions = target.kind == "dsn"  # a pooler may sit between: check each worker's
         self.statements_schema, why_not = server_stats.statement_counting(conn, target.kind != "dsn")
         self.statement_counting = (f"pg_stat_statements ({self.statements_schema})" if not why_not
                                    else why_not)
         # on our own server every other client is a leftover; on a shared one only ours
-        self.backend_filter = application if target.kind == "dsn" else ""
+        self.keys = Keys(settings.items, **settings.shape)  # which ids the passes write (--table-rows, ...)
+        self.prepare = Preparer(conn, target, application if target.kind == "dsn" else "", settings.checkpoint,
+                                self.keys)
+        self.full_pages = FullPages(conn, target)  # wal_fpi_bytes: how, or why not (the manifest's)
         self.spent: dict[str, float] = {}  # the current pass's harness time, by what it was for
-        self.keys = Keys(settings.items, **settings.shape)
-        self.rebuild = True  # refill every row before the next pass (the first, or after a wrong one)
 
     @contextmanager
     def _spending(self, what: str):
@@ -115,6 +117,7 @@ class PassRunner:
                 "reference": strategy.is_reference, "order": position, "seed": self.seed,
                 "server": target.label, "contention": s.contention and phase == "update",
                 **s.shape, "hit_ratio": s.hit_ratio if phase == "mixed" else None,
+                "checkpoint": self.prepare.checkpoint,
                 "latency_ms": self.latency or 0.0, "via_relay": self.latency is not None,
                 "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
@@ -123,30 +126,20 @@ class PassRunner:
         return PassRow(**self._identity(strategy, phase, repeat, position), counts_ok=False,
                        values_ok=False, success=False, error=error, error_kind=error_kind(error))
 
-    def _end_strays(self) -> None:
-        stray = server_stats.end_stray_backends(self.conn, self.backend_filter)
-        if stray:
-            log.info("terminated %d backends left by the previous process", stray)
+    @property
+    def checkpoint_ok(self) -> bool:
+        """Passes start after a CHECKPOINT (False with --no-checkpoint, or once the server refused one)."""
+        return self.prepare.checkpoint
 
     def _prepare(self, phase: str) -> None:
         with self._spending("prepare_s"):
-            self._end_strays()
-            if self.check_sessions:  # a session as the worker's starts in the schema (WrongSchema)
-                check_new_session(self.target.dsn, self.target.schema)
-            schema.prepare_pass(self.conn, self.target.schema, phase, self.keys, rebuild=self.rebuild)
-            self.rebuild = False
-            if self.checkpoint_ok:
-                try:
-                    self.conn.execute("CHECKPOINT")
-                except psycopg.Error as error:
-                    self.checkpoint_ok = False
-                    log.warning("CHECKPOINT not allowed (%s): passes start without one", error)
+            self.prepare(phase)
 
     def _verify(self, phase: str) -> Verification:
         with self._spending("verify_s"):
-            self._end_strays()
+            self.prepare.end_strays()
             check = verify(self.conn, self.target.schema, phase, self.keys)
-            self.rebuild = self.rebuild or not check.success  # (contention: plain tables, always refilled)
+            self.prepare.verified(check)  # (contention: plain tables, refilled whole anyway)
             return check
 
     def _worker(self, strategy: Strategy, phase: str, prefix: list[str], name: str, dsn: str,
@@ -195,6 +188,7 @@ class PassRunner:
 
         contended = identity["contention"]
         self._prepare(phase)
+        identity["checkpoint"] = self.prepare.checkpoint  # False from the pass whose CHECKPOINT was refused
         if contended:
             contention.open_gap(conn, self.target.schema, s.items)
         if self.statements_schema:
@@ -217,14 +211,15 @@ class PassRunner:
         if under_foreign_load(foreign.get("foreign_cpu_s"), timed.wall_s):
             log.warning("%s ran under foreign load: other processes took %.3f s of CPU during its %.3f s; "
                         "its duration is suspect", name, foreign["foreign_cpu_s"], timed.wall_s)
-        with self._spending("settle_s"):  # the pass's backends exit, the counters catch up
-            after = server_stats.settle(conn, self.target.schema, self.backend_filter, before,
+        with self._spending("settle_s"):  # the pass's backends exit, the counters catch up; its WAL is read
+            after = server_stats.settle(conn, self.target.schema, self.prepare.backend_filter, before,
                                         0 if timed.error or contended else 2 * s.items)
+            full_pages = self.full_pages.columns(before, after)
         statements = (server_stats.statements(conn, self.statements_schema)  # before verify's queries
                       if self.statements_schema else None)
         if contended:
             log.info("%s-contender: %s", name, json.dumps(rival, sort_keys=True))
-            self._end_strays()
+            self.prepare.end_strays()
             check = contention.verify(conn, self.target.schema, s.items)
         else:
             check = self._verify(phase)
@@ -239,7 +234,7 @@ class PassRunner:
             wal_bytes=server_stats.wal_bytes(conn, before, after),
             table_bytes=server_stats.table_bytes(conn, self.target.schema),
             dead_tuples=after.dead - before.dead, hot_updates=after.hot - before.hot,
-            connections=after.sessions - before.sessions, statements=statements,
+            connections=after.sessions - before.sessions, statements=statements, **full_pages,
             client_cpu_s=_round(timed.result.get("client_cpu_s")), **span.columns(),
             **(contention.columns(rival, check, timed) if contended else {}), **foreign,
             **{what: _round(seconds) for what, seconds in self.spent.items()},

@@ -85,7 +85,7 @@ class Runner:
         self.log_handler: logging.Handler | None = None
         self.rows: list[PassRow] = []  # the rows results.csv holds
         self.servers: list[dict] = []  # what the manifest records of each server
-        self.checkpoint_ok = True  # recorded in the manifest; False once a server refused CHECKPOINT
+        self.checkpoint_ok = settings.checkpoint  # the manifest's; False with --no-checkpoint or once refused
         self.repeats: dict[str, dict] = {}  # per server label: Schedule.report()
         self.slow_rounds: dict[str, dict] = {}  # per server label: Schedule.slow_rounds()
         self.unstable: list[tuple[str, str, str, float]] = []  # (server, strategy, phase, CV)
@@ -212,6 +212,7 @@ class Runner:
                                 scratch=self.scratch, captures=self.folder.captures if s.keep_captures else None,
                                 wire=wire)
             info["statement_counting"] = passes.statement_counting
+            info["wal_fpi_bytes"] = passes.full_pages.how
             schema.load_start(conn, target.schema, passes.keys)
             for phase in s.phases:
                 schema.load_stage(conn, Workload(target.dsn, s.items, phase, s.threads, target.schema, **s.shape))
