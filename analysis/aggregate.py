@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.load import COMPREHENSIBILITY, CONFIG_COLUMNS
+from analysis.load import COMPREHENSIBILITY, CONFIG_COLUMNS, phase_key
 from analysis.phase_ranking import rank_phase
 from contract.row import under_foreign_load
 from analysis.stats import geometric_mean_ci, zscores
@@ -94,7 +94,7 @@ def aggregate(passes: pd.DataFrame) -> pd.DataFrame:
         part["z_duration"] = zscores(part["average_duration"])
         part["z_memory"] = zscores(part["average_memory"])
         parts.append(part)
-    table = pd.concat(parts).sort_values(CONFIG_COLUMNS + ["phase", "median_duration"], kind="stable")
+    table = pd.concat(parts).sort_values(CONFIG_COLUMNS + ["phase", "median_duration"], key=phase_key, kind="stable")
     order = [*CONFIG_COLUMNS, "test", "strategy", "phase", "library", "technique", "reference", "n", "n_ok",
              "success_rate", "average_duration", "median_duration", "std_duration", "cv_duration",
              "geomean_duration", "ci_low", "ci_high", "rows_per_s", "floor_multiple", "rank", "band", "blocks",

@@ -20,6 +20,7 @@ from analysis import figure_kinds, figure_style
 from analysis.aggregate import aggregate
 from analysis.contention_outcomes import contention_outcomes
 from analysis.correlate import correlate
+from analysis.duplicate_outcomes import duplicate_outcomes
 from analysis.load import (
     CONFIG_COLUMNS,
     Loaded,
@@ -39,12 +40,14 @@ from analysis.distance import PLACE as DISTANCE_PLACE
 from analysis.distance import base_variant, distance
 from analysis.scaling import growth, speedup
 from analysis.significance import significance
+from analysis.skipping import writes
 from analysis.wire_counts import wire_counts
 from contract.manifest import Manifest
 
 TABLES = ("passes", "aggregate", "correlation", "significance", "growth", "cost", "speedup", "contention", "wire",
-          "distance")
-ALWAYS_WRITTEN = TABLES[:4]  # the others only when the runs hold a sweep, contention passes or wire counts
+          "distance", "duplicates", "writes")
+ALWAYS_WRITTEN = TABLES[:4]  # the others only when the runs hold a sweep, contention passes, wire counts,
+# duplicate keys or a strategy that skips unchanged rows beside its counterpart
 GENERATED = re.compile(r"^(REPORT\.md|manifest\.json|(" + "|".join(TABLES) + r")\.csv|("
                        + "|".join([*figure_kinds.BY_NAME, *figure_kinds.FORMER_NAMES]) + r")_.+\.(png|svg))$")
 CSV_OPTIONS = {"index": False, "float_format": "%.6g", "lineterminator": "\n"}
@@ -127,12 +130,17 @@ def _where(passes: pd.DataFrame, **values) -> pd.DataFrame:
     return passes[mask]
 
 
+def _slugs(passes: pd.DataFrame) -> dict[tuple, str]:
+    """Each configuration's part of its figures' file names."""
+    several_machines = passes["machine"].nunique() > 1
+    return {config: config_slug(config) + (f"_m{number}" if several_machines else "")
+            for number, config in enumerate(configurations(passes), start=1)}
+
+
 def _configuration_figures(out: Output, loaded: Loaded, passes, aggregated, pairs) -> dict[tuple, list[str]]:
     """Per configuration, every kind of figure_kinds drawn per configuration, in its order."""
-    several_machines = passes["machine"].nunique() > 1
     by_config = {}
-    for number, config in enumerate(configurations(passes), start=1):
-        slug = config_slug(config) + (f"_m{number}" if several_machines else "")
+    for config, slug in _slugs(passes).items():
         text = provenance(loaded, _rows_of(passes, config))
         table = _rows_of(aggregated, config)
         names, what = [], config_label(config)
@@ -191,6 +199,17 @@ def _scaling_figures(out: Output, loaded: Loaded, passes, aggregated, growths, c
     return names
 
 
+def _skipping_figures(out: Output, loaded: Loaded, passes, written) -> dict[tuple, list[str]]:
+    """Per configuration holding a strategy that skips unchanged rows and its counterpart."""
+    by_config, paired = {}, set(configurations(written[written["blind"] != ""])) if len(written) else set()
+    for config, slug in _slugs(passes).items():
+        for kind in figure_kinds.per("skipping") if config in paired else []:
+            by_config.setdefault(config, []).extend(out.figure(
+                kind, slug, config_label(config), _rows_of(written, config),
+                provenance=provenance(loaded, _rows_of(passes, config))))
+    return by_config
+
+
 def _distance_figures(out: Output, loaded: Loaded, passes, distances) -> list[str]:
     """Duration against round-trip time, per items, threads, server and machine with wire counts."""
     names = []
@@ -219,12 +238,12 @@ def build(results_dir: Path, out_dir: Path, runs: str | None = None, since: str 
     aggregated = aggregate(passes)
     pairs = significance(passes)
     growths, costs, speedups = growth(passes), cost_model(passes), speedup(passes)
-    outcomes = contention_outcomes(passes)
+    outcomes, doubled, written = contention_outcomes(passes), duplicate_outcomes(passes), writes(passes)
     wires, distances = wire_counts(passes), distance(passes, loaded.manifests)
     kinds = figure_kinds.current_names(kinds)  # a set.json may use a kind's earlier name
     out = Output(out_dir, kinds)
     tables = dict(zip(TABLES, (passes, aggregated, correlate(aggregated), pairs, growths, costs, speedups,
-                               outcomes, wires, distances)))
+                               outcomes, wires, distances, doubled, written)))
     for name, table in tables.items():
         if not table.empty or name in ALWAYS_WRITTEN:
             out.table(name, table)
@@ -233,6 +252,7 @@ def build(results_dir: Path, out_dir: Path, runs: str | None = None, since: str 
     versions = _versions_figures(out, loaded, passes, aggregated)
     scaling = _scaling_figures(out, loaded, passes, aggregated, growths, costs, speedups)
     at_distance = _distance_figures(out, loaded, passes, distances)
+    skipping = _skipping_figures(out, loaded, passes, written)
     selected = {r: m for r, m in sorted(loaded.manifests.items()) if r in set(passes["run_id"])}
     manifest = {
         "results_dir": str(results_dir.name),
@@ -245,5 +265,6 @@ def build(results_dir: Path, out_dir: Path, runs: str | None = None, since: str 
     }
     out.text("manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     out.text("REPORT.md", build_report(selected, aggregated, pairs, by_config, versions, scaling, growths,
-                                           outcomes, costs, (distances, wires, at_distance, selected)) + "\n")
+                                           outcomes, costs, (distances, wires, at_distance, selected),
+                                           (doubled, written, skipping)) + "\n")
     return out.written

@@ -12,7 +12,7 @@ import pandas as pd
 import seaborn as sns
 
 from analysis.distance import FAMILY_ORDER, RTTS_MS, predicted
-from analysis.figure_style import add_provenance, log_ticks
+from analysis.figure_style import add_provenance, log_ticks, phase_panels, phases_in
 
 X_MS = np.geomspace(0.05, 20, 200)
 COLOURS = dict(zip(FAMILY_ORDER, sns.color_palette("colorblind", len(FAMILY_ORDER))))
@@ -30,9 +30,9 @@ def representatives(rows: pd.DataFrame) -> dict[str, str]:
 def distance_figure(rows: pd.DataFrame, provenance: str) -> plt.Figure | None:
     if rows.empty:
         return None
-    phases = [p for p in ("insert", "update") if p in set(rows["phase"])]
-    fig, axes = plt.subplots(1, len(phases), figsize=(6.4 * len(phases), 6.4), squeeze=False, sharey=True)
-    for ax, phase in zip(axes[0], phases):
+    phases = phases_in(rows)
+    fig, axes, panels = phase_panels(phases, 6.4, 6.4, sharey=True)
+    for ax, phase in zip(panels, phases):
         part = rows[rows["phase"] == phase]
         chosen = representatives(part)
         models = {s: g.iloc[0] for s, g in part.groupby("strategy", sort=True)}
@@ -61,7 +61,8 @@ def distance_figure(rows: pd.DataFrame, provenance: str) -> plt.Figure | None:
                   title="lines: predicted, local + round trips x round-trip time; bold: the family's fastest at "
                         "1 ms;\npoints: measured locally and through the relay (geometric mean, 95% t-interval)",
                   title_fontsize=7.2)
-    axes[0][0].set_ylabel("duration per pass, s")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("duration per pass, s")
     fig.tight_layout()
     add_provenance(fig, provenance)
     return fig

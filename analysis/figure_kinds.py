@@ -11,13 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from analysis import distance_figures, figures, scaling_figures, time_figures, versions_figures
+from analysis import distance_figures, figures, scaling_figures, skipping_figures, time_figures, versions_figures
+from contract.workload import PHASES
 
 PER = {  # what one figure of a kind is drawn per: (scope, its words in the docs)
     "configuration": "configuration",
     "servers": "items, threads and machine, where the runs hold several servers",
     "items": "server and thread count, where the runs hold several item counts",
     "threads": "server, where the runs hold several thread counts",
+    "skipping": "configuration, where it holds a strategy that skips unchanged rows and the one it is a variant of",
     "distance": "items, threads and server, where the runs hold wire counts",
 }
 
@@ -28,7 +30,7 @@ class FigureKind:
     draw: Callable[..., object]  # draw(rows of `reads`, ..., provenance=...) -> figure or None
     per: str  # a key of PER
     question: str  # what the figure answers, in a sentence or two (docs/analysis.md)
-    reads: str = "aggregate"  # the table its rows come from: aggregate, significance or speedup
+    reads: str = "aggregate"  # the table its rows come from: aggregate, significance, speedup, writes, distance
     headline: bool = False  # a figure for a paper or a post: an SVG too, text kept as text
     options: Mapping[str, object] = field(default_factory=dict)  # fixed keywords of `draw`
     formerly: tuple[str, ...] = ()  # earlier names: old set.json files and --figures still work
@@ -40,10 +42,9 @@ class FigureKind:
 KINDS = (
     FigureKind("duration", figures.duration_figure, "configuration",
                "Which strategy is fastest? The geometric mean duration per pass with its 95% "
-               "t-interval, insert and update side by side", headline=True),
+               "t-interval, the phases side by side", headline=True),
     FigureKind("memory", figures.memory_figure, "configuration",
-               "Which is leanest? Peak memory of the pass's process (memray), insert and update side by "
-               "side"),
+               "Which is leanest? Peak memory of the pass's process (memray), the phases side by side"),
     FigureKind("x_floor", figures.x_floor_figure, "configuration",
                "How far is each strategy from what the server alone needs? Duration as a multiple of the "
                "server-only floor from the blocked model (log duration = strategy + round) with its 95% "
@@ -54,8 +55,7 @@ KINDS = (
                "What does each strategy cost the server? WAL written per row"),
     FigureKind("zscores", figures.zscore_figure, "configuration",
                "The original's z-scores, as a two-panel dot plot: z of average duration and z of average "
-               "peak memory, one row per strategy ordered by duration, insert and update as two marker "
-               "styles"),
+               "peak memory, one row per strategy ordered by duration, each phase a marker style"),
     FigureKind("speed_vs_code", figures.speed_vs_code_figure, "configuration",
                "Does speed cost code? Median duration against lines of code "
                "([comprehensibility](#comprehensibility))"),
@@ -69,7 +69,7 @@ KINDS = (
                  f"{figures.HEATMAP_STRATEGIES} strategies, one triangle: each cell holds Cliff's delta of "
                  "row vs column; arrows mark the pairs the blocked model's comparisons call different "
                  "(simultaneous over all pairs, Bonferroni)",
-                 reads="significance", options={"phase": phase}) for phase in ("insert", "update")),
+                 reads="significance", options={"phase": phase}) for phase in PHASES),
     FigureKind("versions", versions_figures.versions_figure, "servers",
                "Does the ranking hold on another server? Each strategy on every PostgreSQL server the runs "
                "hold, side by side"),
@@ -86,6 +86,10 @@ KINDS = (
                "Do threads help? Speed-up over the fewest threads, against the ideal min(threads, cores), "
                "with the interval its design allows: within rounds (thread counts interleaved in one run, "
                "blocked model) or between runs (Welch) ([below](#scaling-sweep))", reads="speedup"),
+    FigureKind("skipping_wal", skipping_figures.skipping_wal_figure, "skipping",
+               "What does skipping unchanged rows save? WAL written per row by phase, each strategy that skips "
+               "unchanged rows (`*_skip_unchanged`) beside the one it is a variant of, the ratio above "
+               "(`writes.csv`, [below](#what-skipping-unchanged-rows-saves))", reads="writes"),
     FigureKind("distance", distance_figures.distance_figure, "distance",
                "What does a strategy cost at your server's distance? Duration against round-trip time, "
                "log-log: per family of strategies (COPY, multi-row statements, one statement per row, ORM "

@@ -2,15 +2,17 @@
 the provenance line, strategy order and labels, log ticks, and saving (PNG at PNG_DPI; SVG as
 well for the headline figures).
 
-Readable in print and in greyscale: the colour-blind-safe seaborn palette, insert and update
-told apart by lightness *and* hatching, strategies ordered by median duration, log scales where
-the range spans more than a factor of 20, and a provenance line on every figure.
+Readable in print and in greyscale: the colour-blind-safe seaborn palette, the phases (insert,
+update, mixed, unchanged: those present, in contract.workload.PHASES order) told apart by
+lightness *and* hatching (marker shapes in dot plots), strategies ordered by median duration,
+log scales where the range spans more than a factor of 20, and a provenance line on every figure.
 Output is byte-identical for identical input (fixed SVG hash salt, no dates in metadata).
 """
 
 from __future__ import annotations
 
 import io
+import math
 import textwrap
 from pathlib import Path
 
@@ -25,11 +27,46 @@ import seaborn as sns  # noqa: E402
 from PIL import Image  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
+from analysis.load import ordered_phases  # noqa: E402
+
 PHASE_STYLE = {  # colour-blind palette entries of clearly different lightness, plus hatching
-    "insert": {"color": sns.color_palette("colorblind")[0], "hatch": ""},
-    "update": {"color": sns.color_palette("colorblind")[1], "hatch": "////"},
+    "insert": {"color": sns.color_palette("colorblind")[0], "hatch": ""},  # dark blue
+    "update": {"color": sns.color_palette("colorblind")[1], "hatch": "////"},  # orange
+    "mixed": {"color": sns.color_palette("colorblind")[2], "hatch": "\\\\\\\\"},  # green, the other diagonal
+    "unchanged": {"color": sns.color_palette("colorblind")[8], "hatch": "...."},  # pale yellow, dotted
 }
+OTHER_PHASE = {"color": "#bbbbbb", "hatch": "xxxx"}  # a phase this code does not know
+PHASE_MARKERS = {"insert": "o", "update": "s", "mixed": "^", "unchanged": "D"}
 FLOOR_LABEL = " (floor)"
+
+
+def phase_style(phase: str) -> dict:
+    return PHASE_STYLE.get(phase, OTHER_PHASE)
+
+
+def phases_in(table: pd.DataFrame) -> list[str]:
+    """The phases a table holds, in PHASES order."""
+    return ordered_phases(table["phase"]) if "phase" in table else []
+
+
+def phase_offsets(count: int, step: float) -> list[float]:
+    """Where the bars or markers of `count` phases sit around their strategy's row, `step`
+    apart, centred (two phases: -step/2 and +step/2)."""
+    return [(k - (count - 1) / 2) * step for k in range(count)]
+
+
+def phase_panels(phases: list[str], width: float, height: float, extra_width: float = 0.0, **kwargs):
+    """One panel per phase: side by side for one or two phases, else two columns of them (four
+    panels in a row would not be readable at the published size). (figure, its axes grid, the
+    panels in phase order); a grid's spare panel is removed."""
+    columns = len(phases) if len(phases) <= 2 else 2
+    rows = math.ceil(len(phases) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(width * columns + extra_width, height * rows),
+                             squeeze=False, **kwargs)
+    panels = list(axes.flat)
+    for spare in panels[len(phases):]:
+        fig.delaxes(spare)
+    return fig, axes, panels[:len(phases)]
 
 
 def setup_style() -> None:

@@ -15,14 +15,19 @@ import pandas as pd
 import seaborn as sns
 
 from analysis.figure_style import (
-    PHASE_STYLE,
+    PHASE_MARKERS,
     add_provenance,
     log_if_wide,
     log_ticks,
+    phase_offsets,
+    phase_panels,
+    phase_style,
+    phases_in,
     short_number,
     strategy_labels,
     strategy_order,
 )
+from analysis.load import ordered_phases
 from analysis.significance import PAIR_TEST
 from analysis.stats import DURATION_INTERVAL
 
@@ -32,27 +37,30 @@ def _failure_notes(ax, table: pd.DataFrame, order: list[str], x_text: float) -> 
         rows = table[table["strategy"] == strategy]
         failed = {r.phase: (int(r.n - r.n_ok), int(r.n)) for r in rows.itertuples() if r.n_ok < r.n}
         if failed:
-            text = "FAILED " + ", ".join(f"{phase} {k}/{n}" for phase, (k, n) in sorted(failed.items()))
+            text = "FAILED " + ", ".join(f"{phase} {failed[phase][0]}/{failed[phase][1]}"
+                                         for phase in ordered_phases(failed))
             ax.text(x_text, i, text, color="#c00000", fontsize=7, va="center", ha="left",
                     fontweight="bold", transform=ax.get_yaxis_transform())
 
 
 def _paired_bars(table: pd.DataFrame, value: str, low: str, high: str, xlabel: str, title: str,
                  provenance: str, marker_at: float | None = None) -> plt.Figure:
-    """Horizontal bars, insert and update side by side per strategy, with CI error bars,
-    strategies ordered by `value` (the mean of their two phases' medians)."""
+    """Horizontal bars, the phases side by side per strategy (in PHASES order), with CI error
+    bars, strategies ordered by `value` (the mean over their phases)."""
     order = strategy_order(table, value)
     labels = strategy_labels(table)
-    fig, ax = plt.subplots(figsize=(8.5, 0.55 + 0.36 * len(order) + 0.9))
-    height = 0.38
-    for offset, phase in ((-height / 2, "insert"), (height / 2, "update")):
+    phases = phases_in(table)
+    row = 0.36 * max(1, len(phases) / 2)  # inches per strategy: two phases' bars fit in 0.36
+    fig, ax = plt.subplots(figsize=(8.5, 0.55 + row * len(order) + 0.9))
+    height = 0.76 / len(phases)
+    for offset, phase in zip(phase_offsets(len(phases), height), phases):
         part = table[table["phase"] == phase].set_index("strategy").reindex(order)
         y = np.arange(len(order)) + offset
         values = part[value].to_numpy(dtype=float)
         err_low = np.clip(values - part[low].to_numpy(dtype=float), 0, None)
         err_high = np.clip(part[high].to_numpy(dtype=float) - values, 0, None)
         errors = np.nan_to_num(np.vstack([err_low, err_high]))
-        style = PHASE_STYLE[phase]
+        style = phase_style(phase)
         ax.barh(y, np.nan_to_num(values), height=height, color=style["color"], hatch=style["hatch"],
                 edgecolor="black", linewidth=0.4, label=phase, xerr=errors,
                 error_kw={"elinewidth": 0.8, "capsize": 1.5, "ecolor": "black"})
@@ -70,8 +78,9 @@ def _paired_bars(table: pd.DataFrame, value: str, low: str, high: str, xlabel: s
     ax.set_yticks(range(len(order)), [labels[s] for s in order])
     ax.set_ylim(len(order) - 0.5, -0.5)
     ax.set_xlabel(xlabel)
-    ax.set_title(title, loc="left")
-    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, frameon=False, fontsize=8)
+    # the legend sits above the axes, right; past two phases it is as wide as the title: title above it
+    ax.set_title(title, loc="left", **({} if len(phases) <= 2 else {"pad": 20}))
+    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=len(phases), frameon=False, fontsize=8)
     _failure_notes(ax, table, order, 1.01)
     add_provenance(fig, provenance)
     return fig
@@ -107,37 +116,37 @@ def x_floor_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
         return None
     shown = table[~table["reference"]].copy()
     bands = {(r.strategy, r.phase): r.band or "-" for r in shown.itertuples()}
-    shown["strategy"] = [f"{s}  [{bands.get((s, 'insert'), '-')} | {bands.get((s, 'update'), '-')}]"
-                         for s in shown["strategy"]]
+    phases = phases_in(shown)
+    shown["strategy"] = [f"{s}  [{' | '.join(bands.get((s, p), '-') for p in phases)}]" for s in shown["strategy"]]
     return _paired_bars(shown, "floor_ratio", "floor_ratio_low", "floor_ratio_high",
                         "duration as a multiple of the server-only floor (dashed line = 1x): blocked model\n"
                         "(log duration = strategy + round), error bars 95% t-interval of the ratio;\n"
-                        "[band insert | update]: strategies sharing a letter cannot be told apart; "
+                        f"[band {' | '.join(phases)}]: strategies sharing a letter cannot be told apart; "
                         "- not ranked (under 3 rounds)",
-                        "x floor  [band: insert | update]",
+                        f"x floor  [band: {' | '.join(phases)}]",
                         provenance, marker_at=1.0)
 
 
 def zscore_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
     """The original's z-scores of average duration and of average peak memory, as two dot
-    columns sharing one row per strategy (ordered by duration), insert and update as two marker
-    styles: every label is on the axis, no leader line crosses another (as a scatter, two thirds
+    columns sharing one row per strategy (ordered by duration), each phase a marker style: every
+    label is on the axis, no leader line crosses another (as a scatter, two thirds
     of the strategies sat in one blob below z = -0.3)."""
     table = table[table["z_duration"].notna() & table["z_memory"].notna()]
-    phases = [p for p in ("insert", "update") if p in set(table["phase"])]
+    phases = phases_in(table)
     if not phases:  # a --no-memory run has no memory to score
         return None
     order = strategy_order(table, "z_duration")
     labels = strategy_labels(table)
-    fig, axes = plt.subplots(1, 2, figsize=(9.0, 0.9 + 0.3 * len(order)), sharey=True)
-    markers = {"insert": "o", "update": "s"}
+    row = 0.3 * max(1, len(phases) / 2)  # inches per strategy: two phases' markers fit in 0.3
+    fig, axes = plt.subplots(1, 2, figsize=(9.0, 0.9 + row * len(order)), sharey=True)
     for ax, column, xlabel in ((axes[0], "z_duration", "z-score of average duration\n(< 0: faster than the average strategy)"),
                                (axes[1], "z_memory", "z-score of average peak memory\n(< 0: leaner than the average strategy)")):
-        for offset, phase in zip((-0.15, 0.15), phases):
+        for offset, phase in zip(phase_offsets(len(phases), 0.3 if len(phases) <= 2 else 0.6 / len(phases)),
+                                 phases):
             part = table[table["phase"] == phase].set_index("strategy").reindex(order)
-            style = PHASE_STYLE[phase]
-            ax.scatter(part[column], np.arange(len(order)) + offset, s=22, color=style["color"],
-                       marker=markers[phase], edgecolor="black", linewidth=0.4, label=phase, zorder=3)
+            ax.scatter(part[column], np.arange(len(order)) + offset, s=22, color=phase_style(phase)["color"],
+                       marker=PHASE_MARKERS.get(phase, "X"), edgecolor="black", linewidth=0.4, label=phase, zorder=3)
         ax.axvline(0, color="black", linewidth=0.6)
         ax.axvspan(ax.get_xlim()[0], 0, color="#f0f0f0", zorder=0)
         ax.set_xlabel(xlabel)
@@ -206,12 +215,11 @@ def speed_vs_code_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | N
     if "loc" not in table or table["loc"].notna().sum() == 0:
         return None
     part = table[~table["reference"] & table["median_duration"].notna() & table["loc"].notna()]
-    phases = [p for p in ("insert", "update") if p in set(part["phase"])]
+    phases = phases_in(part)
     order = part.groupby("strategy")["median_duration"].mean().sort_values().index.tolist()
     number = {s: str(i) for i, s in enumerate(order, start=1)}
-    fig, axes = plt.subplots(1, len(phases), figsize=(5.4 * len(phases) + 2.6, 5.4), squeeze=False,
-                             sharey=True)
-    for ax, phase in zip(axes[0], phases):
+    fig, axes, panels = phase_panels(phases, 5.4, 5.4, 2.6, sharey=True)
+    for ax, phase in zip(panels, phases):
         data = part[part["phase"] == phase]
         raw = data["raw_sql"].astype(bool)
         for flag, marker, label in ((True, "o", "writes SQL text"), (False, "s", "library constructs only")):
@@ -226,11 +234,12 @@ def speed_vs_code_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | N
         ax.legend(loc="upper right", fontsize=7, frameon=True)
         _place_numbers(ax, data["loc"].to_numpy(float), data["median_duration"].to_numpy(float),
                        [number[s] for s in data["strategy"]])
-    axes[0][0].set_ylabel("median duration per pass, seconds")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("median duration per pass, seconds")
     key = "\n".join(f"{number[s]:>2}  {s}" for s in order)
     axes[0][-1].text(1.04, 1.0, key, transform=axes[0][-1].transAxes, fontsize=6.8, va="top",
                      family="DejaVu Sans Mono")
-    fig.subplots_adjust(wspace=0.08)
+    fig.subplots_adjust(wspace=0.08, hspace=0.3)
     add_provenance(fig, provenance)
     return fig
 

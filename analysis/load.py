@@ -2,9 +2,10 @@
 
 A configuration is what must never be averaged across: items, threads, PostgreSQL version,
 backend, variant (contention mode, loopback TCP instead of the Unix socket, timed passes through
-the relay, passes without a CHECKPOINT before them, non-default server settings), machine (CPU
-model and count, memory) and the round-trip time added to the timed passes (`latency_ms`, 0 in
-runs before it). Every table and figure groups by it.
+the relay, passes without a CHECKPOINT before them, non-default server settings, other rows in the tables, keys given twice in the input,
+a mixed pass's share of existing keys: `VARIANT_PARTS`), machine (CPU model and count, memory) and the round-trip
+time added to the timed passes (`latency_ms`, 0 in runs before it). Every table and figure groups
+by it.
 A results.csv that cannot be read is reported by name and skipped; runs can be picked by id
 (or glob), by start date and by item count.
 
@@ -28,9 +29,26 @@ from analysis.run_folders import no_match, run_folders, select
 from contract.errors import UsageError
 from contract.manifest import Manifest
 from contract.row import BOOL_COLUMNS, NUMERIC_COLUMNS, REQUIRED, TEXT_COLUMNS
+from contract.workload import PHASES, Keys
 
 CONFIG_COLUMNS = ["items", "threads", "pg_version", "backend", "variant", "machine", "latency_ms"]
 COMPREHENSIBILITY = ["loc", "complexity", "apis", "raw_sql"]  # from the run's manifest
+SHAPE_COLUMNS = ["phase", "table_rows", "duplicate_keys", "hit_ratio"]  # a pass's columns its variant reads
+
+
+def ordered_phases(values) -> list[str]:
+    """The phases among `values`, in contract.workload.PHASES order (insert, update, mixed,
+    unchanged); any other after them, alphabetically."""
+    present = set(values)
+    return [p for p in PHASES if p in present] + sorted(present - set(PHASES))
+
+
+def phase_key(series: pd.Series) -> pd.Series:
+    """A sort key putting a column of phases in PHASES order (`sort_values(key=...)`); other
+    columns pass unchanged."""
+    if series.name != "phase":
+        return series
+    return series.map({p: i for i, p in enumerate(ordered_phases(series))})
 
 
 @dataclass
@@ -64,18 +82,60 @@ def describe_lineage(key: tuple[str, str, str]) -> str:
     return f"commit {commit}, Python {python}, lock {lock}"
 
 
-def variant_label(manifest: Manifest, backend: str = "", via_relay: bool = False, checkpoint: bool = True) -> str:
-    """What else changes the numbers ('default' if nothing): contention mode, loopback TCP to a
-    cluster the run started (`--transport tcp`; Docker is always TCP), a timed process through
-    the relay (`--latency`, 0 included), a pass that started without a CHECKPOINT
-    (`--no-checkpoint`, or a server that refused one) and --pg-setting values."""
-    config = manifest.config
-    parts = ["contention"] if str(config.get("CONTENTION", "0")) == "1" else []
-    parts += ["tcp"] if str(config.get("TRANSPORT", "socket")) == "tcp" and backend in ("embedded", "local") else []
-    parts += ["relay"] if via_relay else []
-    parts += [] if checkpoint else ["no-checkpoint"]
-    parts += [s for s in str(config.get("PG_SETTINGS", "")).split(";") if s]
-    return "+".join(parts) or "default"
+def _setting(config: dict, name: str, default: str) -> str:
+    return str(config.get(name, default))
+
+
+def _number(value, default: float = 0.0) -> float:
+    """A row's number, `default` where the run did not record it (older runs: blank or absent)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return default
+    return default if number != number else number
+
+
+DEFAULT_HIT_RATIO = Keys.hit_ratio  # contract.workload's default
+
+
+def _tcp(config: dict, row: dict) -> str:
+    """Loopback TCP to a cluster the run started (Docker is always TCP: not a variant there)."""
+    started = row.get("backend") in ("embedded", "local")
+    return "tcp" if _setting(config, "TRANSPORT", "socket") == "tcp" and started else ""
+
+
+def _hit_ratio(config: dict, row: dict) -> str:
+    """A mixed pass's share of existing keys, when not the default (other phases have none)."""
+    ratio = _number(row.get("hit_ratio"), DEFAULT_HIT_RATIO)
+    return f"hit_ratio={ratio:g}" if row.get("phase") == "mixed" and ratio != DEFAULT_HIT_RATIO else ""
+
+
+# What else changes the numbers, in the order a variant label names them: (what, part), where
+# part(the run's manifest config, one pass's row as a dict) is its piece of the label, '' at its
+# default. Runs from before a part existed lack its key or column and read as its default, so
+# their labels do not change. A new setting that changes the numbers gets one line here.
+VARIANT_PARTS = (
+    ("--contention", lambda config, row: "contention" if _setting(config, "CONTENTION", "0") == "1" else ""),
+    ("--transport tcp", _tcp),
+    ("--latency (the relay, 0 ms included)", lambda config, row: "relay" if row.get("via_relay") else ""),
+    ("--no-checkpoint (or a server that refused CHECKPOINT)",
+     lambda config, row: "" if row.get("checkpoint", True) else "no-checkpoint"),
+    ("--pg-setting", lambda config, row: "+".join(filter(None, _setting(config, "PG_SETTINGS", "").split(";")))),
+    ("--table-rows", lambda config, row: f"table_rows={_number(row.get('table_rows')):.0f}"
+     if _number(row.get("table_rows")) else ""),
+    ("--duplicate-keys", lambda config, row: f"duplicates={_number(row.get('duplicate_keys')):g}%"
+     if _number(row.get("duplicate_keys")) else ""),
+    ("--hit-ratio", _hit_ratio),
+)
+
+
+def variant_label(manifest: Manifest, backend: str = "", via_relay: bool = False, **row) -> str:
+    """What else changes the numbers ('default' if nothing), VARIANT_PARTS joined by '+': e.g.
+    `contention`, `tcp`, `relay`, `no-checkpoint`, `synchronous_commit=off`, `table_rows=2000`, `duplicates=10%`,
+    `hit_ratio=0.3` (mixed passes only). `row`: the pass's other columns (`table_rows`,
+    `duplicate_keys`, `hit_ratio`, `phase`, and `checkpoint`: False for a pass without one)."""
+    values = {**row, "backend": backend, "via_relay": via_relay}
+    return "+".join(p for _, part in VARIANT_PARTS if (p := part(manifest.config, values))) or "default"
 
 
 def machine_label(manifest: Manifest) -> str:
@@ -121,8 +181,9 @@ def _read_run(folder: Path) -> tuple[pd.DataFrame, Manifest]:
     # runs before --latency: no added latency, directly
     frame["latency_ms"] = frame["latency_ms"].fillna(0.0) if "latency_ms" in frame else 0.0
     frame["via_relay"] = frame["via_relay"] if "via_relay" in frame else False
-    frame["variant"] = [variant_label(manifest, backend, relay, bool(ckpt)) for backend, relay, ckpt
-                        in zip(frame["backend"], frame["via_relay"], checkpoint)]
+    shape = [c for c in SHAPE_COLUMNS if c in frame]  # runs before the rows group have none
+    records = frame[["backend", "via_relay", *shape]].to_dict("records")
+    frame["variant"] = [variant_label(manifest, **values, checkpoint=bool(ckpt)) for values, ckpt in zip(records, checkpoint)]
     # a strategy's size as the run measured it (runs before it was recorded have none)
     measured = {s.name: s.comprehensibility for s in manifest.strategies}
     for column in COMPREHENSIBILITY:

@@ -9,6 +9,7 @@ import pandas as pd
 
 from analysis.distance import CHECKED_SHARE, FAMILY_ORDER, PLACE, RELAY_INTERVAL, RTTS_MS, WITHIN
 from analysis.distance_figures import representatives
+from analysis.load import ordered_phases, phase_key
 from contract.manifest import Manifest
 
 
@@ -38,15 +39,15 @@ def rtt_lines(manifests: dict[str, Manifest]) -> list[str]:
 
 
 def _both(values: pd.Series, fmt) -> str:
-    """One value when the phases agree, else `insert / update`."""
+    """One value when the phases agree, else one per phase: `insert / update`."""
     shown = [fmt(v) for v in values]
     return shown[0] if len(set(shown)) == 1 else " / ".join(shown)
 
 
 def _wire_table(part: pd.DataFrame) -> str:
-    """One row per strategy; where insert and update differ, a cell says `insert / update`."""
+    """One row per strategy; where its phases differ, a cell says `insert / update` (PHASES order)."""
     rows = []
-    for strategy, both in part.sort_values(["strategy", "phase"]).groupby("strategy", sort=True):
+    for strategy, both in part.sort_values(["strategy", "phase"], key=phase_key).groupby("strategy", sort=True):
         rows.append({"strategy": f"`{strategy}`", "family": _both(both["family"], str),
                      "connections": _both(both["wire_connections"], lambda v: f"{v:g}"),
                      "round trips": _both(both["round_trips"], lambda v: f"{v:,.0f}"),
@@ -57,7 +58,7 @@ def _wire_table(part: pd.DataFrame) -> str:
                      "no: " + ", ".join(f"{r.phase} {r.round_trips_min:,.0f}-{r.round_trips_max:,.0f}"
                                         for r in both.itertuples() if not r.identical),
                      "passes": str(int(both["n"].min()))})
-    phases = " / ".join(sorted(set(part["phase"])))
+    phases = " / ".join(ordered_phases(part["phase"]))
     return (f"(cells with two values: {phases})\n\n"
             + pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True))
 
@@ -115,7 +116,8 @@ def findings(part: pd.DataFrame) -> list[str]:
                      "noise would decide the check.")
     relay = part[part["relay0_over_direct"].notna() & ~part["reference"].astype(bool)].drop_duplicates(["strategy", "phase"])
     if len(relay):
-        for phase, rows in relay.groupby("phase", sort=True):
+        for phase in ordered_phases(relay["phase"]):
+            rows = relay[relay["phase"] == phase]
             fastest = rows.loc[rows["local_s"].idxmin()]
             cost = fastest["turns"] * (fastest["relay0_rtt_ms"] - fastest["local_rtt_ms"]) / 1000 / fastest["local_s"]
             lines.append(f"- **The relay's own cost ({phase}):** the fastest strategy, `{fastest['strategy']}`, took "
@@ -123,7 +125,7 @@ def findings(part: pd.DataFrame) -> list[str]:
                          f"{fastest['relay0_high']:.2f}) through the relay at 0 ms; its {fastest['turns']:,.0f} "
                          f"round trips at the relay's measured round-trip time predict "
                          + (f"{cost:.1%} of its duration." if math.isfinite(cost) else "an unknown share."))
-    chosen = {phase: representatives(rows) for phase, rows in part.groupby("phase", sort=True)}
+    chosen = {phase: representatives(part[part["phase"] == phase]) for phase in ordered_phases(part["phase"])}
     for kin in FAMILY_ORDER:
         per_phase = []
         for phase, members in chosen.items():
@@ -157,7 +159,8 @@ def distance_section(distances: pd.DataFrame, wires: pd.DataFrame, names: list[s
         lines += [f"### Cost at a distance: {int(key[0]):,} items, {int(key[1])} threads, PostgreSQL {key[2]} "
                   f"({key[3]}{'' if key[4] == 'default' else ', ' + key[4]})", ""]
         lines += findings(part)
-        for phase, rows in part.groupby("phase", sort=True):
+        for phase in ordered_phases(part["phase"]):
+            rows = part[part["phase"] == phase]
             order = rows.groupby("strategy")["local_s"].first().sort_values().index
             ordered = rows.set_index("strategy").loc[order].reset_index()
             lines += [f"**{phase}** (seconds; measured: geometric mean)", "", _distance_table(ordered), ""]

@@ -12,7 +12,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
-from analysis.figure_style import FLOOR_LABEL, add_provenance, log_ticks
+from analysis.figure_style import FLOOR_LABEL, add_provenance, log_ticks, phases_in
 from analysis.scaling import INTERVALS, SEPARATE
 
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "<", ">", "h"]
@@ -38,7 +38,7 @@ def _facets(libraries: dict[str, str]) -> list[tuple[str, list[str]]]:
 
 def versus_items(table: pd.DataFrame, value: str, ylabel: str, growth: pd.DataFrame, metric: str,
                  provenance: str, costs: pd.DataFrame | None = None) -> plt.Figure | None:
-    """Median `value` per items count, log-log: one row of panels per library (insert | update),
+    """Median `value` per items count, log-log: one row of panels per library (a panel per phase),
     the floor as a grey band in every panel; each row's legend gives every strategy's fixed +
     per-item cost per phase (duration, analysis.cost_model) or its fitted exponent (memory)."""
     if table["items"].nunique() < 2:
@@ -46,7 +46,7 @@ def versus_items(table: pd.DataFrame, value: str, ylabel: str, growth: pd.DataFr
     libraries = table.groupby("strategy")["library"].first().to_dict()
     floors = sorted(table.loc[table["reference"], "strategy"].unique())
     facets = _facets(libraries)
-    phases = [p for p in ("insert", "update") if p in set(table["phase"])]
+    phases = phases_in(table)
     fig, axes = plt.subplots(len(facets), len(phases), figsize=(5.0 * len(phases) + 3.6, 2.9 * len(facets)),
                              squeeze=False, sharex=True, sharey=True)
     exps = growth[growth["metric"] == metric].set_index(["strategy", "phase"])["exponent"]
@@ -114,7 +114,7 @@ def speedup_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
     styles.update({s: {"color": "#999999", "marker": "o", "linestyle": "--"} for s in floors})
     names = {s: s + (" (floor, one connection: a control)" if s in floors else "") for s in strategies}
     panels = sorted(table["items"].unique())
-    phases = [p for p in ("insert", "update") if p in set(table["phase"])]
+    phases = phases_in(table)
     if "design" not in table:  # a speedup.csv from before the interleaved design
         table = table.assign(design=SEPARATE, interval=INTERVALS[SEPARATE])
     several_designs = table["design"].nunique() > 1

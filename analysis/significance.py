@@ -14,7 +14,8 @@ each strategy with its own noise, and the table holds:
   `statistic` its t (estimate over standard error; each strategy's own noise, moderated),
   `significant`, and Cliff's delta of the two strategies' own durations (descriptive). Every pair
   is tested: the simultaneous family is all pairs, so no question needs to be chosen in advance;
-  `question` names the pairs people ask about (KEY_PAIRS) for the report.
+  `question` names the pairs people ask about (KEY_PAIRS, and each strategy that skips unchanged
+  rows against the one it is a variant of: `key_pairs`) for the report.
 
 Ranks and bands (aggregate.csv) come from the same comparisons, so a pair called different here
 never shares a band, and a pair sharing no letter is always called different here.
@@ -27,8 +28,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from analysis.load import CONFIG_COLUMNS, configurations
+from analysis.load import CONFIG_COLUMNS, configurations, ordered_phases
 from analysis.phase_ranking import phase_passes, rank_phase
+from analysis.skipping import skip_pairs
 from analysis.stats import cliffs_delta
 from contract.ranking import ALPHA, MIN_BLOCKS, PAIR_INTERVAL, two_sided_p  # noqa: F401 (PAIR_INTERVAL re-exported)
 
@@ -45,7 +47,15 @@ KEY_PAIRS = [  # the questions people ask, answered whenever both strategies ran
     ("sqlalchemy_core_on_conflict", "sqlalchemy_orm_bulk_upsert", "Core vs ORM bulk upsert"),
     ("psycopg2_copy_merge", "psycopg2_copy_staging", "MERGE vs ON CONFLICT after COPY"),
 ]
-QUESTIONS = {frozenset((one, other)): question for one, other, question in KEY_PAIRS}
+SKIP_QUESTION = "skipping unchanged rows vs updating every row"
+
+
+def key_pairs(strategies) -> list[tuple[str, str, str]]:
+    """KEY_PAIRS, then each strategy that skips unchanged rows against the one it is a variant
+    of (analysis.skipping), where both are among `strategies`."""
+    return KEY_PAIRS + [(blind, skip, SKIP_QUESTION) for skip, blind in skip_pairs(strategies)]
+
+
 COLUMNS = ["phase", "test", "question", "a", "b", "n_a", "n_b", "median_a", "median_b", "ratio",
            "ratio_ci_low", "ratio_ci_high", "cliffs_delta", "statistic", "p_value", "p_adjusted",
            "significant", "note"]
@@ -54,7 +64,7 @@ COLUMNS = ["phase", "test", "question", "a", "b", "n_a", "n_b", "median_a", "med
 def significance(passes: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for config in configurations(passes):
-        for phase in sorted(set(passes["phase"])):
+        for phase in ordered_phases(passes["phase"]):
             rows += _phase_rows(passes, config, phase)
     return pd.DataFrame(rows, columns=[*CONFIG_COLUMNS, *COLUMNS])
 
@@ -67,6 +77,7 @@ def _phase_rows(passes: pd.DataFrame, config: tuple, phase: str) -> list[dict]:
     model = ranking.model
     base = {**dict(zip(CONFIG_COLUMNS, config)), "phase": phase}
     durations = {s: group["duration_s"].astype(float).to_numpy() for s, group in part.groupby("strategy")}
+    questions = {frozenset((one, other)): question for one, other, question in key_pairs(durations)}
     rows = [{**base, "test": F_TEST, "question": "do the strategies differ at all", "a": "", "b": "",
              "n_a": len(durations), "statistic": model.f_statistic if model else np.nan,
              "p_value": model.f_p_value if model else np.nan,
@@ -75,7 +86,7 @@ def _phase_rows(passes: pd.DataFrame, config: tuple, phase: str) -> list[dict]:
              "note": "" if model and not math.isnan(model.f_p_value) else TOO_FEW}]
     for pair, c in sorted(ranking.comparisons.items(), key=lambda kv: (kv[1].a, kv[1].b)):
         estimate, se, df = model.contrast(c.a, c.b)
-        rows.append({**base, "test": PAIR_TEST, "question": QUESTIONS.get(pair, ""), "a": c.a, "b": c.b,
+        rows.append({**base, "test": PAIR_TEST, "question": questions.get(pair, ""), "a": c.a, "b": c.b,
                      "n_a": model.blocks[c.a], "n_b": model.blocks[c.b],
                      "median_a": float(np.median(durations[c.a])), "median_b": float(np.median(durations[c.b])),
                      "ratio": c.ratio, "ratio_ci_low": c.low, "ratio_ci_high": c.high,

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from analysis.figure_style import add_provenance, strategy_labels, strategy_order
+from analysis.figure_style import add_provenance, phase_panels, phases_in, strategy_labels, strategy_order
 
 SERVER = {  # the server CPU column's meaning, by whether the runs split off the background
     True: "server CPU (the strategy's backends, during main())",
@@ -56,11 +56,11 @@ def time_split_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None
     split = "median_background_cpu_s" in usable and usable["median_background_cpu_s"].notna().any()
     order = strategy_order(usable)
     labels = strategy_labels(usable)
-    phases = [p for p in ("insert", "update") if p in set(usable["phase"])]
+    phases = phases_in(usable)
     palette = sns.color_palette("colorblind")
-    fig, axes = plt.subplots(1, len(phases), figsize=(5.2 * len(phases) + 2.4, 0.9 + 0.3 * len(order)),
-                             squeeze=False, sharey=True)
-    for ax, phase in zip(axes[0], phases):
+    height = 0.9 + 0.3 * len(order)  # a row of panels
+    fig, axes, panels = phase_panels(phases, 5.2, height, 2.4, sharey=True)
+    for ax, phase in zip(panels, phases):
         part = usable[usable["phase"] == phase].set_index("strategy")
         for y, strategy in enumerate(order):
             if strategy not in part.index:
@@ -85,7 +85,7 @@ def time_split_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None
     handles, names = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, 1.0), ncol=2 if split else 3, frameon=False,
                fontsize=7.5)
-    fig.subplots_adjust(wspace=0.35, top=1 - (0.75 if split else 0.55) / (0.9 + 0.3 * len(order)))
+    fig.subplots_adjust(wspace=0.35, hspace=0.9 / height, top=1 - (0.75 if split else 0.55) / (height * len(axes)))
     add_provenance(fig, provenance + " · medians of successful passes; CPU time is counted in 10 ms ticks; "
                 "'CPU > wall': CPU beyond the duration (work ran in parallel), parts as shares of their sum")
     return fig

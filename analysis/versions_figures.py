@@ -9,7 +9,15 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from analysis.figure_style import add_provenance, log_if_wide, log_ticks, strategy_labels, strategy_order
+from analysis.figure_style import (
+    add_provenance,
+    log_if_wide,
+    log_ticks,
+    phase_panels,
+    phases_in,
+    strategy_labels,
+    strategy_order,
+)
 from analysis.stats import DURATION_INTERVAL
 
 
@@ -25,11 +33,10 @@ def versions_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None:
     labels = strategy_labels(table)
     palette = sns.color_palette("colorblind", len(versions))
     hatches = ["", "////", "....", "xxxx", "\\\\", "oo"]
-    phases = [p for p in ("insert", "update") if p in set(table["phase"])]
-    fig, axes = plt.subplots(1, len(phases), figsize=(7.0 * len(phases), 0.9 + 0.42 * len(order) + 0.9),
-                             squeeze=False, sharey=True)
+    phases = phases_in(table)
+    fig, axes, panels = phase_panels(phases, 7.0, 0.9 + 0.42 * len(order) + 0.9, sharey=True)
     height = 0.8 / len(versions)
-    for ax, phase in zip(axes[0], phases):
+    for ax, phase in zip(panels, phases):
         for k, version in enumerate(versions):
             part = table[(table["phase"] == phase) & (table["server"] == version)]
             part = part.groupby("strategy")[["geomean_duration", "ci_low", "ci_high"]].first().reindex(order)
