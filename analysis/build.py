@@ -230,7 +230,10 @@ def _distance_figures(out: Output, loaded: Loaded, passes, distances) -> list[st
 
 def build(results_dir: Path, out_dir: Path, runs: str | None = None, since: str | None = None,
           items: int | None = None, echo=print, sweep: str | None = None,
-          allow_mixed: bool = False, kinds: list[str] | None = None) -> list[Path]:
+          allow_mixed: bool = False, kinds: list[str] | None = None, published: bool = False) -> list[Path]:
+    """The tables, figures and REPORT.md of the runs in `results_dir`, written to `out_dir`. A
+    published set (`published`) leaves out passes.csv: its runs/ hold the same passes, and
+    figures/ must stay small."""
     loaded = load_runs(results_dir, runs, since, items, warn=echo, sweep=sweep, allow_mixed=allow_mixed)
     passes = loaded.passes.sort_values(["run_id", "server", "repeat", "order", "phase"]
                                        if "order" in loaded.passes else ["run_id", "repeat"],
@@ -245,7 +248,7 @@ def build(results_dir: Path, out_dir: Path, runs: str | None = None, since: str 
     tables = dict(zip(TABLES, (passes, aggregated, correlate(aggregated), pairs, growths, costs, speedups,
                                outcomes, wires, distances, doubled, written)))
     for name, table in tables.items():
-        if not table.empty or name in ALWAYS_WRITTEN:
+        if (not table.empty or name in ALWAYS_WRITTEN) and not (published and name == "passes"):
             out.table(name, table)
     figure_style.setup_style()
     by_config = _configuration_figures(out, loaded, passes, aggregated, pairs)
@@ -266,5 +269,5 @@ def build(results_dir: Path, out_dir: Path, runs: str | None = None, since: str 
     out.text("manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     out.text("REPORT.md", build_report(selected, aggregated, pairs, by_config, versions, scaling, growths,
                                            outcomes, costs, (distances, wires, at_distance, selected),
-                                           (doubled, written, skipping)) + "\n")
+                                           (doubled, written, skipping), published) + "\n")
     return out.written

@@ -46,7 +46,7 @@ def rebuild_all(figures: Path = FIGURES_DIR, echo=print) -> list[Path]:
     for folder in published_sets(figures):
         echo(f"rebuilding {folder.relative_to(figures.parent) if folder.is_relative_to(figures.parent) else folder}"
              f" from its {sum(1 for _ in (folder / 'runs').iterdir())} run(s)")
-        written += build(folder / "runs", folder, echo=echo, kinds=set_kinds(folder))
+        written += build(folder / "runs", folder, echo=echo, kinds=set_kinds(folder), published=True)
     return written
 
 
@@ -102,4 +102,4 @@ def publish(name: str, results_dir: Path, runs: str | None = None, figures: Path
     for run_id in sorted(loaded.manifests):
         copy_run(results_dir / run_id, folder / "runs" / run_id)
     echo(f"published {len(loaded.manifests)} run(s) into {folder}: {', '.join(sorted(loaded.manifests))}")
-    return build(folder / "runs", folder, echo=echo, kinds=kinds)
+    return build(folder / "runs", folder, echo=echo, kinds=kinds, published=True)

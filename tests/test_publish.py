@@ -35,6 +35,8 @@ def test_a_published_set_carries_its_runs_and_rebuilds_byte_for_byte(tmp_path):
     main = figures / "main"
     assert published_sets(figures) == [main]
     assert {p.name for p in written} >= {"REPORT.md", "aggregate.csv", "manifest.json"}
+    assert not (main / "passes.csv").exists()  # runs/ hold the passes: figures/ stays small
+    assert "raw passes in the run folders' `results.csv` (`runs/`)" in (main / "REPORT.md").read_text()
     copied = main / "runs" / "20260101-000000-aaaa"
     assert sorted(p.name for p in copied.iterdir()) == ["git.diff", "manifest.json", "results.csv", "run.log.gz"]
     assert gzip.decompress((copied / "run.log.gz").read_bytes()).startswith(b"2026-01-01 12:00:00 INFO")
