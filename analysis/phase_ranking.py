@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from analysis.load import CONFIG_COLUMNS
-from contract.ranking import Ranking, rank
+from contract.ranking import Ranking, rank, wrote_less
 
 
 def phase_passes(passes: pd.DataFrame, config: tuple, phase: str) -> pd.DataFrame:
@@ -35,7 +35,15 @@ def parallel(rows: pd.DataFrame) -> frozenset[str]:
     return frozenset(medians[medians > 1].index)
 
 
+def may_beat_floor(rows: pd.DataFrame) -> frozenset[str]:
+    """`parallel`, and the strategies that wrote under half the floor's WAL (`wrote_less`)."""
+    if "wal_bytes" not in rows:
+        return parallel(rows)
+    wal = {s: pd.to_numeric(g, errors="coerce").dropna().tolist() for s, g in rows.groupby("strategy")["wal_bytes"]}
+    return parallel(rows) | wrote_less(wal, set(rows.loc[rows["reference"].astype(bool), "strategy"]))
+
+
 def rank_phase(passes: pd.DataFrame, config: tuple, phase: str) -> Ranking:
     rows = phase_passes(passes, config, phase)
     return rank(list(zip(blocks(rows), rows["strategy"], rows["duration_s"].astype(float), rows["reference"])),
-                parallel=parallel(rows))
+                parallel=may_beat_floor(rows))

@@ -129,9 +129,11 @@ RANKING_TEXT = (
     "take (1 + the strategies shown faster, to the count of those not shown slower); strategies "
     "that share a **band** letter cannot be told apart, strategies with no letter in common differ. "
     f"A strategy with fewer than {MIN_BLOCKS} successful rounds is not ranked. The floor uses a "
-    "single connection: no single-connection strategy can beat it, so one whose whole interval is "
-    "below it is shown as suspect, not ranked; a strategy using several connections can keep several "
-    "server processes busy and, given spare cores, legitimately come close to or below it.")
+    "single connection: no single-connection strategy doing its work can beat it, so one whose whole "
+    "interval is below it is shown as suspect, not ranked; a strategy using several connections can keep "
+    "several server processes busy and, given spare cores, legitimately come close to or below it, and "
+    "one that wrote under half the floor's WAL did less work (e.g. left unchanged rows alone where the "
+    "floor rewrites them): both are ranked as usual.")
 
 
 def config_section(config: tuple, agg: pd.DataFrame, pairs: pd.DataFrame, figures: list[str]) -> list[str]:

@@ -23,8 +23,10 @@ strategy's effect from all passes at once, a block being one shuffled round. Fro
 - a strategy with fewer than MIN_BLOCKS rounds is **not ranked** (no rank, no band, no interval);
 - a single-connection strategy whose `x floor` is below 1 is flagged **below the floor**; when its
   whole interval is below 1 it is a **suspect** and is not ranked: with one connection nothing
-  can beat the floor, so it is a measurement problem. Strategies that use several connections
-  (`parallel`) may beat it and are ranked as usual.
+  can beat the floor, so it is a measurement problem. Strategies that use several connections,
+  and strategies that did less than the floor's work (`wrote_less`: under half its WAL, e.g. a
+  no-op upsert that leaves unchanged rows alone where the floor rewrites them) may beat it and
+  are ranked as usual (`rank`'s `parallel`: the strategies that may beat the floor).
 """
 
 from __future__ import annotations
@@ -215,6 +217,21 @@ def geometric_interval(logs: list[float]) -> tuple[float, float, float]:
 
 
 FAR_BELOW = 0.9  # a pass more than 10% faster than the floor's pass of its round
+LESS_WAL = 0.5  # a strategy whose passes wrote under half the floor's WAL did less work than it
+
+
+def wrote_less(wal_bytes: dict[str, list[float]], references: set[str]) -> frozenset[str]:
+    """The strategies whose median WAL per pass is under LESS_WAL of the floor's (the first
+    reference with WAL recorded): they skipped work the floor does, so they may beat it.
+    `wal_bytes`: strategy -> its passes' WAL bytes (missing values left out)."""
+    def median(values: list[float]) -> float | None:
+        values = sorted(v for v in values if v is not None and v == v)
+        return None if not values else (values[(len(values) - 1) // 2] + values[len(values) // 2]) / 2
+    floors = [m for r in sorted(references) if (m := median(wal_bytes.get(r, []))) is not None]
+    if not floors or floors[0] <= 0:
+        return frozenset()
+    return frozenset(s for s, values in wal_bytes.items() if s not in references
+                     and (m := median(values)) is not None and m < LESS_WAL * floors[0])
 
 
 def below_floor_passes(durations: list[tuple[object, str, float, bool]],

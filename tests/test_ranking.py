@@ -12,7 +12,8 @@ import pytest
 from scipy import stats
 
 from contract.blocked_model import fit
-from contract.ranking import ALPHA, MIN_BLOCKS, NOT_RANKED, below_floor_passes, letters, rank, t_quantile, two_sided_p
+from contract.ranking import (ALPHA, MIN_BLOCKS, NOT_RANKED, below_floor_passes, letters, rank, t_quantile,
+                              two_sided_p, wrote_less)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -139,6 +140,17 @@ def test_below_the_floor_is_flagged_and_a_clear_case_is_a_suspect():
     assert ranked["honest"].rank == "2" and not ranked["honest"].below_floor
     parallel = rank(data, parallel=frozenset({"magic"})).by_strategy()["magic"]
     assert not parallel.below_floor and parallel.rank == "1"  # several connections may beat it
+
+
+def test_a_strategy_that_wrote_under_half_the_floors_wal_may_beat_it():
+    """A no-op upsert that leaves unchanged rows alone does less than the floor, which rewrites them."""
+    wal = {"floor": [9.4e6, 9.5e6, 9.5e6], "skips": [0.2e6, 0.3e6, 0.2e6], "blind": [9.6e6, 9.7e6, 9.6e6],
+           "half": [4.8e6, 4.7e6, 4.9e6], "unknown": [None, float("nan")]}
+    assert wrote_less(wal, {"floor"}) == {"skips"}
+    assert wrote_less({"skips": [1.0]}, {"floor"}) == frozenset()  # no floor WAL: nothing to compare with
+    data = blocks({"floor": [1.0, 1.01, 0.99, 1.0], "skips": [0.4, 0.42, 0.39, 0.4]})
+    ranked = rank(data, parallel=wrote_less(wal, {"floor"})).by_strategy()["skips"]
+    assert ranked.rank == "1" and not ranked.suspect and ranked.floor_ratio < 0.5
 
 
 def test_too_few_rounds_are_not_ranked():

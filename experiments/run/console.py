@@ -19,7 +19,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from contract.ranking import FAR_BELOW, FLOOR_INTERVAL, NOT_RANKED, Ranked, Ranking, below_floor_passes, rank
+from contract.ranking import (FAR_BELOW, FLOOR_INTERVAL, NOT_RANKED, Ranked, Ranking, below_floor_passes, rank,
+                              wrote_less)
 from contract.row import PassRow, under_foreign_load
 from contract.workload import PHASES
 from experiments.catalog import Strategy, broken_rules
@@ -80,7 +81,7 @@ def _phase_passes(rows: list[PassRow], server: str, phase: str, threads: int | N
                   latency: float | None = None) -> tuple[list[tuple], frozenset[str]]:
     """(block, strategy, seconds, reference) of one server's successful passes of one phase (a
     block: one repeat), at one thread count and latency (`_latency_key`) when given, and the
-    strategies that opened several connections (they may beat the floor)."""
+    strategies that may beat the floor (several connections, or under half its WAL)."""
     good = [r for r in rows if r.server == server and r.phase == phase and r.success
             and (threads is None or r.threads == threads) and (latency is None or _latency_key(r) == latency)]
     connections: dict[str, list[int]] = defaultdict(list)
@@ -88,7 +89,11 @@ def _phase_passes(rows: list[PassRow], server: str, phase: str, threads: int | N
         if r.connections is not None:
             connections[r.strategy].append(r.connections)
     parallel = frozenset(s for s, counts in connections.items() if statistics.median(counts) > 1)
-    return [(r.repeat, r.strategy, r.duration_s, r.reference) for r in good], parallel
+    wal: dict[str, list[float]] = defaultdict(list)
+    for r in good:
+        wal[r.strategy].append(r.wal_bytes)
+    may_beat = parallel | wrote_less(wal, {r.strategy for r in good if r.reference})
+    return [(r.repeat, r.strategy, r.duration_s, r.reference) for r in good], may_beat
 
 
 def phase_ranking(rows: list[PassRow], server: str, phase: str, threads: int | None = None,
