@@ -85,7 +85,7 @@ def time_split_figure(table: pd.DataFrame, provenance: str) -> plt.Figure | None
     handles, names = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, 1.0), ncol=2 if split else 3, frameon=False,
                fontsize=7.5)
-    fig.subplots_adjust(wspace=0.35, hspace=0.9 / height, top=1 - (0.75 if split else 0.55) / (height * len(axes)))
+    fig.subplots_adjust(wspace=0.35, hspace=1.5 / height, top=1 - (0.75 if split else 0.55) / (height * len(axes)))
     add_provenance(fig, provenance + " · medians of successful passes; CPU time is counted in 10 ms ticks; "
                 "'CPU > wall': CPU beyond the duration (work ran in parallel), parts as shares of their sum")
     return fig
