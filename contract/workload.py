@@ -215,6 +215,11 @@ class Keys:
         for i in range(1, self.span + 1):
             yield row(table, i, phase if self.is_pass_key(i) else "insert", self.items, self.table_rows)
 
+    @classmethod
+    def of(cls, keys: Keys | int) -> Keys:
+        """`keys` itself, or the plain layout of that many items (ids 1..items)."""
+        return keys if isinstance(keys, Keys) else cls(keys)
+
     def pass_key_sql(self, column: str = "id") -> str:
         """SQL true for a pass key's id (integer division is floor division for positive ids)."""
         if not self.table_rows:

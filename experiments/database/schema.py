@@ -126,7 +126,7 @@ def restore(conn: psycopg.Connection, schema: str, keys: Keys | int, phase: str,
     With them: delete the pass's keys and put back the phase's (a cost of `items` rows, not of
     the table's); `rebuild` truncates and refills everything in id order (the first pass, and
     after a pass that left the tables wrong)."""
-    keys = keys if isinstance(keys, Keys) else Keys(keys)
+    keys = Keys.of(keys)
     users, addresses = qualified(schema, "users"), qualified(schema, "addresses")
     if keys.table_rows and rebuild:  # every key and every other row, in id order
         with conn.transaction():

@@ -52,13 +52,10 @@ def checksum_query(schema: str, table: str, keys: Keys | None = None) -> sql.Com
              t=sql.Identifier(schema, table))
 
 
-def _as_keys(keys: Keys | int) -> Keys:
-    return keys if isinstance(keys, Keys) else Keys(keys)
-
-
+@lru_cache(maxsize=8)  # contention's check reads two phases' rows after every contended pass
 def expected_rows(table: str, phase: str, keys: Keys | int) -> tuple[tuple, ...]:
     """Every row `table` must hold after a `phase` pass, in id order (the other rows' too)."""
-    return tuple(_as_keys(keys).final_rows(table, phase))
+    return tuple(Keys.of(keys).final_rows(table, phase))
 
 
 def _digest_of(rows) -> str:
@@ -68,7 +65,7 @@ def _digest_of(rows) -> str:
 @lru_cache(maxsize=16)
 def expected_checksum(table: str, phase: str, keys: Keys | int) -> str:
     """The checksum of the pass's rows after a `phase` pass."""
-    keys = _as_keys(keys)
+    keys = Keys.of(keys)
     return _digest_of(table_row(table, i, phase, keys.items, keys.table_rows) for i in keys.pass_keys())
 
 
@@ -124,7 +121,7 @@ def _first_difference(conn, schema: str, table: str, phase: str, keys: Keys) -> 
 
 def verify_table(conn, schema: str, table: str, phase: str, keys: Keys | int) -> TableCheck:
     """`table` after a `phase` pass: `count` is the pass's rows (the other rows checked apart)."""
-    keys = _as_keys(keys)
+    keys = Keys.of(keys)
     count, digest, others, others_digest = conn.execute(checksum_query(schema, table, keys)).fetchone()
     counts_ok = count == keys.items and others == keys.table_rows
     values_ok = digest == expected_checksum(table, phase, keys) and (
@@ -153,7 +150,7 @@ class Verification:
 def verify(conn, schema: str, phase: str, keys: Keys | int) -> Verification:
     """Check both tables of `schema` hold exactly this phase's rows (`keys.items` of them, or
     `keys` rows when it is a number), value for value, and the other rows untouched."""
-    keys = _as_keys(keys)
+    keys = Keys.of(keys)
     checks = [verify_table(conn, schema, table, phase, keys) for table in COLUMNS]
     users, addresses = (c.count for c in checks)
     problems = [c.problem for c in checks if c.problem]
